@@ -1,0 +1,17 @@
+"""gradcheck: hand-derived BPTT gradients of the seed's vanilla RNN, and the checks that judge them."""
+
+from .bptt import bptt_gradients, per_step_gradients, series_gradients, truncated_gradients
+from .problem import GRAD_NAMES, PARAM_NAMES, GradcheckError, Params, Problem, make_problem
+
+__all__ = [
+    "GRAD_NAMES",
+    "PARAM_NAMES",
+    "GradcheckError",
+    "Params",
+    "Problem",
+    "bptt_gradients",
+    "make_problem",
+    "per_step_gradients",
+    "series_gradients",
+    "truncated_gradients",
+]

@@ -1,0 +1,153 @@
+"""The problem: parameters, inputs x_t, targets y_t, initial state h_0, and the loss reduction.
+
+Shapes (seed notation): U (H, D), W (H, H), V (K, H), b_h (H,), b_y (K,), xs (T, D), h0 (H,).
+Targets ys are class indices (T,) int, or a (T, K) float array of target distributions
+(one-hot or soft labels). The loss is E = sum_t w_t E_t with
+
+    w_t = 1 for "sum" (the seed's E = sum_t E_t),  1/T for "mean",  [t == T] for "last".
+
+`make_problem` is the single gate through which user data enters: it checks every shape and
+value, names the argument that is wrong, and returns float64 copies, so nothing the caller
+passed in is ever modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+PARAM_NAMES = ("U", "W", "V", "b_h", "b_y")
+GRAD_NAMES = (*PARAM_NAMES, "h0")  # every array a gradient routine returns, besides "loss"
+LOSSES = ("sum", "mean", "last")
+
+
+class GradcheckError(ValueError):
+    """Bad input to gradcheck: the message says which argument and what was expected."""
+
+    def __init__(self, message: str):
+        super().__init__(f"gradcheck: {message}")
+
+
+class Params(NamedTuple):
+    """The RNN's parameters; a NamedTuple, so it is also a JAX pytree."""
+
+    U: np.ndarray  # (H, D)
+    W: np.ndarray  # (H, H)
+    V: np.ndarray  # (K, H)
+    b_h: np.ndarray  # (H,)
+    b_y: np.ndarray  # (K,)
+
+
+class Problem(NamedTuple):
+    """A validated problem; all arrays are float64 copies owned by gradcheck."""
+
+    params: Params
+    xs: np.ndarray  # (T, D)
+    Y: np.ndarray  # (T, K) target distributions y_t
+    h0: np.ndarray  # (H,)
+    weights: np.ndarray  # (T,) loss weights w_t
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int]:
+        """(D, H, K, T)."""
+        H, D = self.params.U.shape
+        return D, H, self.params.V.shape[0], self.xs.shape[0]
+
+
+def loss_weights(loss: str, T: int) -> np.ndarray:
+    """The weights w_t of E = sum_t w_t E_t for a loss reduction."""
+    if loss == "sum":
+        return np.ones(T)
+    if loss == "mean":
+        return np.full(T, 1.0 / T)
+    if loss == "last":
+        return np.eye(T)[-1]
+    raise GradcheckError(f"loss: {loss!r} is not one of {', '.join(LOSSES)}")
+
+
+def _real_array(name: str, value: Any) -> np.ndarray:
+    try:
+        a = np.array(value)  # np.array copies: later changes by the caller cannot reach us
+    except Exception as e:  # ragged lists and the like
+        raise GradcheckError(f"{name}: cannot be read as an array ({e})") from None
+    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise GradcheckError(f"{name}: dtype {a.dtype} given, expected real numbers (float)")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        raise GradcheckError(f"{name}: contains NaN or inf at {_first_bad(a)}")
+    return a
+
+
+def _first_bad(a: np.ndarray) -> list[int]:
+    return [int(i) for i in np.argwhere(~np.isfinite(a))[0]]
+
+
+def _check_shape(name: str, a: np.ndarray, expected: tuple[int, ...], meaning: str) -> None:
+    if a.shape != expected:
+        raise GradcheckError(f"{name}: shape {a.shape} given, expected {expected} = {meaning}")
+
+
+def make_params(params: Mapping[str, Any]) -> Params:
+    """Check a mapping {"U", "W", "V", "b_h", "b_y"} and return float64 copies."""
+    if not isinstance(params, Mapping):
+        raise GradcheckError(f"params: {type(params).__name__} given, expected a mapping with keys {PARAM_NAMES}")
+    missing = [k for k in PARAM_NAMES if k not in params]
+    if missing:
+        raise GradcheckError(f"params: missing key(s) {missing}; expected {list(PARAM_NAMES)}")
+    extra = sorted(str(k) for k in params if k not in PARAM_NAMES)
+    if extra:
+        raise GradcheckError(f"params: unknown key(s) {extra}; expected {list(PARAM_NAMES)}")
+    U, W, V, b_h, b_y = (_real_array(k, params[k]) for k in PARAM_NAMES)
+    if U.ndim != 2:
+        raise GradcheckError(f"U: shape {U.shape} given, expected 2 dimensions (H, D)")
+    if V.ndim != 2:
+        raise GradcheckError(f"V: shape {V.shape} given, expected 2 dimensions (K, H)")
+    (H, D), K = U.shape, V.shape[0]
+    if min(H, D, K) == 0:
+        raise GradcheckError(f"params: empty dimension in D={D}, H={H}, K={K}")
+    _check_shape("W", W, (H, H), f"(H, H) with H={H} from U")
+    _check_shape("V", V, (K, H), f"(K, H) with H={H} from U")
+    _check_shape("b_h", b_h, (H,), f"(H,) with H={H} from U")
+    _check_shape("b_y", b_y, (K,), f"(K,) with K={K} from V")
+    return Params(U, W, V, b_h, b_y)
+
+
+def _targets(ys: Any, T: int, K: int) -> np.ndarray:
+    """ys as a (T, K) array of target distributions y_t."""
+    a = np.array(ys)
+    if a.ndim == 1 and (np.issubdtype(a.dtype, np.integer) and a.dtype != bool):
+        _check_shape("ys", a, (T,), f"(T,) with T={T} from xs")
+        bad = (a < 0) | (a >= K)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise GradcheckError(f"ys: class index {int(a[i])} at [{i}] is outside 0..{K - 1} (K={K})")
+        return np.eye(K)[a]
+    if a.ndim == 1:
+        raise GradcheckError(f"ys: dtype {a.dtype} given for a 1-d array, expected integer class indices")
+    Y = _real_array("ys", a)
+    _check_shape("ys", Y, (T, K), f"(T, K) with T={T} from xs, K={K} from V")
+    if (Y < 0).any():
+        raise GradcheckError(f"ys: negative target probability at {[int(i) for i in np.argwhere(Y < 0)[0]]}")
+    return Y
+
+
+def make_problem(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any = None, *, loss: str = "sum") -> Problem:
+    """Validate the contract arguments (params, xs, ys, h0) and return a Problem of copies."""
+    p = make_params(params)
+    H, D = p.U.shape
+    xs = _real_array("xs", xs)
+    if xs.ndim != 2 or xs.shape[1] != D or xs.shape[0] == 0:
+        raise GradcheckError(f"xs: shape {xs.shape} given, expected (T, D) with T >= 1 and D={D} from U")
+    T = xs.shape[0]
+    Y = _targets(ys, T, p.V.shape[0])
+    h0 = np.zeros(H) if h0 is None else _real_array("h0", h0)
+    _check_shape("h0", h0, (H,), f"(H,) with H={H} from U")
+    return Problem(p, xs, Y, h0, loss_weights(loss, T))
+
+
+def as_contract_inputs(problem: Problem) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Fresh (params, xs, ys, h0) for a contract function; ys as (T, K) distributions."""
+    params = {k: v.copy() for k, v in zip(PARAM_NAMES, problem.params)}
+    return params, problem.xs.copy(), problem.Y.copy(), problem.h0.copy()
