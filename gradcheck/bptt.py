@@ -61,7 +61,7 @@ def backward_recursion(dq: np.ndarray, hs: np.ndarray, W: np.ndarray, V: np.ndar
     """dp (T, H) with dp_t = (1 - h_t^2) * (V^T dq_t + W^T dp_{t+1}), dp_{T+1} = 0."""
     dh_out = dq @ V  # V^T dq_t for all t
     dp = np.empty_like(dh_out)
-    carry = np.zeros(W.shape[0])  # W^T dp_{t+1}
+    carry = np.zeros(W.shape[0], dtype=dh_out.dtype)  # W^T dp_{t+1}
     for t in range(dq.shape[0] - 1, -1, -1):
         dp[t] = (1.0 - hs[t + 1] ** 2) * (dh_out[t] + carry)
         carry = dp[t] @ W

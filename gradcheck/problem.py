@@ -48,6 +48,7 @@ class Problem(NamedTuple):
     Y: np.ndarray  # (T, K) target distributions y_t
     h0: np.ndarray  # (H,)
     weights: np.ndarray  # (T,) loss weights w_t
+    loss: str = "sum"  # the reduction that gave the weights
 
     @property
     def sizes(self) -> tuple[int, int, int, int]:
@@ -144,10 +145,17 @@ def make_problem(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any = None, *,
     Y = _targets(ys, T, p.V.shape[0])
     h0 = np.zeros(H) if h0 is None else _real_array("h0", h0)
     _check_shape("h0", h0, (H,), f"(H,) with H={H} from U")
-    return Problem(p, xs, Y, h0, loss_weights(loss, T))
+    return Problem(p, xs, Y, h0, loss_weights(loss, T), loss)
+
+
+def one_hot_labels(Y: np.ndarray) -> np.ndarray | None:
+    """The class indices of one-hot targets Y (T, K), or None when Y is not one-hot."""
+    labels = np.argmax(Y, axis=1)
+    return labels if np.array_equal(Y, np.eye(Y.shape[1])[labels]) else None
 
 
 def as_contract_inputs(problem: Problem) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """Fresh (params, xs, ys, h0) for a contract function; ys as (T, K) distributions."""
+    """Fresh (params, xs, ys, h0) for a contract function: ys as class indices when one-hot."""
     params = {k: v.copy() for k, v in zip(PARAM_NAMES, problem.params)}
-    return params, problem.xs.copy(), problem.Y.copy(), problem.h0.copy()
+    labels = one_hot_labels(problem.Y)
+    return params, problem.xs.copy(), (problem.Y.copy() if labels is None else labels), problem.h0.copy()
