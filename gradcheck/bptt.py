@@ -109,7 +109,7 @@ def _dh_dtheta(problem: Problem, hs: np.ndarray, t: int, k: int | None) -> dict:
 
 
 def _series(problem: Problem, k: int | None = None) -> dict:
-    D, H, K, T = problem.sizes
+    D, H, _K, T = problem.sizes
     terms = T * min(T, k or T)
     if terms * (2 * H**3 + H**2 * D) > SERIES_FLOP_LIMIT:
         raise GradcheckError(
@@ -215,7 +215,7 @@ def grads_only(result: Mapping[str, Any]) -> dict[str, np.ndarray]:
 __all__ = [
     "PARAM_NAMES",
     "bptt_gradients",
+    "per_step_gradients",
     "series_gradients",
     "truncated_gradients",
-    "per_step_gradients",
 ]

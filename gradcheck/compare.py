@@ -124,7 +124,8 @@ def describe(checks: list[ParamCheck]) -> str:
         where = f"[{', '.join(map(str, c.index))}]" if c.index else ""
         lines.append(
             f"{'ok  ' if c.ok else 'FAIL'} {c.name}{where}: actual {c.actual:.10g}, reference {c.reference:.10g}, "
-            f"|error| {c.abs_error:.2e}, tol {c.tol:.2e}, error/tol {c.ratio:.2e} ({c.failing}/{c.entries} entries over)"
+            f"|error| {c.abs_error:.2e}, tol {c.tol:.2e}, error/tol {c.ratio:.2e} "
+            f"({c.failing}/{c.entries} entries over)"
             + (f", {c.unresolved} unresolved" if c.unresolved else "")
         )
     return "\n".join(lines)

@@ -156,6 +156,6 @@ def one_hot_labels(Y: np.ndarray) -> np.ndarray | None:
 
 def as_contract_inputs(problem: Problem) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Fresh (params, xs, ys, h0) for a contract function: ys as class indices when one-hot."""
-    params = {k: v.copy() for k, v in zip(PARAM_NAMES, problem.params)}
+    params = {k: v.copy() for k, v in zip(PARAM_NAMES, problem.params, strict=False)}
     labels = one_hot_labels(problem.Y)
     return params, problem.xs.copy(), (problem.Y.copy() if labels is None else labels), problem.h0.copy()

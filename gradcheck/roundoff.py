@@ -106,7 +106,9 @@ def roundoff_spread(problem: Problem, eps: float, fw: Forward | None = None) -> 
     dp_ref = backward_recursion(dq_ref, fw.hs, problem.params.W, problem.params.V)
     dq = np.stack([output_error(problem, lsm) for lsm in log_yhat])
     # dq = w (sigma yhat - y): the subtraction errs by eps times its operands, not its result
-    # (yhat_t of the target class can be 1 - 1e-30, so dq is -1e-30 while the error is eps).
+    # (yhat_t of the target class can be 1 - 1e-30, so dq is -1e-30 while the error is eps),
+    # and yhat = exp(log yhat) inherits the absolute error of log yhat as a relative one
+    # (already in the noisy log yhat above).
     operands = problem.weights[:, None] * (problem.Y.sum(axis=1, keepdims=True) * np.exp(fw.log_yhat) + problem.Y)
     dq += eps * (ULPS + 2) * operands * xi(dq.shape)
     dp = _noisy_backward(problem, hs, dq, dq_ref, dp_ref, eps, xi)

@@ -40,7 +40,7 @@ class Scales(NamedTuple):
 
 
 def _scales(draw, regime: str) -> Scales:
-    f = lambda lo, hi: draw(st.floats(lo, hi))  # noqa: E731
+    f = lambda lo, hi: draw(st.floats(lo, hi))
     if regime == "small":
         s = f(1e-3, 1e-1)
         return Scales(s, s, s, s, 1.0, 0.0)

@@ -59,7 +59,7 @@ def _mistaken_bptt(
 
 
 def _float32(problem: Problem) -> dict:
-    f = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
+    f = lambda a: np.asarray(a, dtype=np.float32)
     p32 = problem._replace(params=Params(*map(f, problem.params)), xs=f(problem.xs), Y=f(problem.Y), h0=f(problem.h0))
     p32 = p32._replace(weights=f(problem.weights))
     return {k: (np.asarray(v, dtype=np.float64) if k != "loss" else v) for k, v in _bptt(p32).items()}

@@ -1,0 +1,24 @@
+"""Test configuration: JAX in float64, Hypothesis profiles, markers.
+
+Profiles (choose with --hypothesis-profile NAME; the default is `ci` when the CI environment
+variable is set, `dev` otherwise):
+- ci:   derandomized (the same examples every run: no flaky CI), no deadline, no database;
+- dev:  random examples, fewer of them, failures saved in .hypothesis/ and replayed first;
+- fuzz: long runs for `python -m gradcheck fuzz` and HypoFuzz, many examples, no deadline.
+"""
+
+import os
+
+import jax
+from hypothesis import HealthCheck, settings
+
+jax.config.update("jax_enable_x64", True)
+
+# The RNN problems are drawn from a seed plus a few sizes and scales, so generation is cheap,
+# but one example runs a forward and backward pass, finite differences and JAX: too slow for
+# Hypothesis' default 200 ms deadline on a shared 2-core machine, hence deadline=None.
+_common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
+settings.register_profile("ci", max_examples=400, derandomize=True, database=None, print_blob=True, **_common)
+settings.register_profile("dev", max_examples=25, **_common)
+settings.register_profile("fuzz", max_examples=100_000, **_common)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

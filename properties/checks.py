@@ -1,0 +1,221 @@
+"""The claims the properties make, as functions of the implementation under test.
+
+Each check takes a gradient function on a Problem (such as bptt._bptt) and raises
+AssertionError with a readable report when the claim fails. The property tests apply them
+to gradcheck's own gradients; test_planted_bugs.py applies them to known mistakes
+(gradcheck.variants) to show that each one can fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from gradcheck import numeric
+from gradcheck.compare import compare_grads, describe, failures, fd_tolerance, roundoff_tolerance
+from gradcheck.problem import GRAD_NAMES, Problem, as_contract_inputs
+from gradcheck.strategies import features
+from reference import jax_gradients
+
+GradFn = Callable[[Problem], dict]
+
+
+def summary(problem: Problem) -> str:
+    f = features(problem)
+    return (
+        f"problem: D={f['D']} H={f['H']} K={f['K']} T={f['T']} loss={problem.loss} "
+        f"max|p|={f['max_abs_p']:.3g} max|q|={f['max_abs_logit']:.3g} h0!=0={bool(f['h0_nonzero'])}"
+    )
+
+
+def assert_agree(actual: dict, reference: dict, tol: dict, problem: Problem, what: str, names=GRAD_NAMES) -> None:
+    checks = compare_grads(actual, reference, tol, names)
+    bad = failures(checks)
+    assert not bad, f"{what} disagree\n{describe(bad)}\n{summary(problem)}"
+
+
+def jax_reference(problem: Problem) -> dict:
+    return jax_gradients(*as_contract_inputs(problem), loss=problem.loss)
+
+
+def check_matches_jax(grad_fn: GradFn, problem: Problem) -> None:
+    """The hand-derived gradients equal JAX autodiff to round-off (and the losses agree)."""
+    assert_agree(
+        grad_fn(problem),
+        jax_reference(problem),
+        roundoff_tolerance(problem),
+        problem,
+        "analytic and JAX gradients",
+        names=(*GRAD_NAMES, "loss"),
+    )
+
+
+def check_matches_fd(grad_fn: GradFn, problem: Problem, method: str = "central") -> None:
+    """The hand-derived gradients equal finite differences within their error model."""
+    fd = numeric.fd_estimate(problem, method)
+    assert_agree(grad_fn(problem), fd.grads, fd_tolerance(problem, fd), problem, f"analytic and {method} differences")
+
+
+def check_forms_agree(fn_a: GradFn, fn_b: GradFn, problem: Problem) -> None:
+    """Two analytic forms of the same gradient agree to round-off."""
+    assert_agree(fn_a(problem), fn_b(problem), roundoff_tolerance(problem), problem, "the two analytic forms")
+
+
+def check_directional(grad_fn: GradFn, problem: Problem, seed: int = 0) -> None:
+    """<grad, v> equals one central difference along a random unit v, within its error model."""
+    from gradcheck.compare import FD_SAFETY
+
+    grads = grad_fn(problem)
+    v = numeric.random_direction(problem, np.random.default_rng(seed))
+    d = numeric.directional_derivative(problem, grads, v)
+    assert abs(d.analytic - d.numeric) <= FD_SAFETY * d.error, (
+        f"<grad, v> = {d.analytic!r} but the central difference is {d.numeric!r} "
+        f"(|error| {abs(d.analytic - d.numeric):.2e} > {FD_SAFETY} x {d.error:.2e})\n{summary(problem)}"
+    )
+
+
+# --- truncated BPTT --------------------------------------------------------------------------
+
+TruncFn = Callable[[Problem, int], dict]
+
+
+def check_truncation_at_T_is_full(trunc_fn: TruncFn, full_fn: GradFn, problem: Problem, extra: int = 0) -> None:
+    """Truncated BPTT keeping k >= T terms is the full gradient."""
+    T = problem.xs.shape[0]
+    assert_agree(
+        trunc_fn(problem, T + extra),
+        full_fn(problem),
+        roundoff_tolerance(problem),
+        problem,
+        f"truncated (k={T + extra} >= T={T}) and full gradients",
+    )
+
+
+def check_truncation_below_T_differs(trunc_fn: TruncFn, full_fn: GradFn, problem: Problem, k: int) -> None:
+    """Truncated BPTT keeping k < T terms differs from the full gradient in W (given T > k).
+
+    The dropped terms are (T^t W ... T^{t-k+1} W T^{t-k}) h_{t-k-1}: nonzero for a generic
+    problem (the strategy's W, V and inputs are never zero, h_{t-1} != 0 from the second step).
+    """
+    cut, full = trunc_fn(problem, k), full_fn(problem)
+    tol = roundoff_tolerance(problem)
+    checks = compare_grads(cut, full, tol, names=("W",))
+    assert not checks[0].ok, f"truncation at k={k} < T={problem.xs.shape[0]} changed nothing\n{summary(problem)}"
+
+
+def check_truncations_agree(trunc_a: TruncFn, trunc_b: TruncFn, problem: Problem, k: int) -> None:
+    """Two implementations of truncated BPTT agree (the fast one and the seed's series cut at k)."""
+    assert_agree(
+        trunc_a(problem, k), trunc_b(problem, k), roundoff_tolerance(problem), problem, f"the two truncations at k={k}"
+    )
+
+
+# --- per-step gradients ----------------------------------------------------------------------
+
+PerStepFn = Callable[[Problem], dict]
+
+
+def check_per_step_sums_to_total(per_step: PerStepFn, full_fn: GradFn, problem: Problem) -> None:
+    """sum_t w_t dE_t/dθ = dE/dθ for E = sum_t w_t E_t."""
+    steps = per_step(problem)
+    total = {n: np.tensordot(problem.weights, steps[n], axes=1) for n in GRAD_NAMES}
+    assert_agree(total, full_fn(problem), roundoff_tolerance(problem), problem, "weighted per-step sum and total")
+
+
+def check_output_layer_closed_forms(per_step: PerStepFn, problem: Problem) -> None:
+    """The seed's closed forms: dE_t/dV = (yhat_t - y_t) h_t^T and dE_t/db_y = yhat_t - y_t, every t."""
+    from gradcheck.model import forward
+
+    fw = forward(problem)
+    yhat, sigma = np.exp(fw.log_yhat), problem.Y.sum(axis=1, keepdims=True)
+    dq = sigma * yhat - problem.Y
+    operands = sigma * yhat + problem.Y  # the subtraction errs by eps times these, not |dq|
+    steps = per_step(problem)
+    eps = np.finfo(float).eps
+    for name, expected, size in (
+        ("V", dq[:, :, None] * fw.hs[1:, None, :], operands[:, :, None] * np.abs(fw.hs[1:, None, :])),
+        ("b_y", dq, operands),
+    ):
+        err = np.abs(steps[name] - expected)
+        assert np.all(err <= 4 * eps * size), (
+            f"dE_t/d{name} is not the seed's closed form (max error {err.max():.2e})\n{summary(problem)}"
+        )
+
+
+def check_per_step_matches_jax(per_step: PerStepFn, problem: Problem, t: int) -> None:
+    """dE_t/dθ equals JAX's gradient of the last-step loss of the sequence cut after step t."""
+    steps = per_step(problem)
+    cut = problem._replace(xs=problem.xs[:t], Y=problem.Y[:t], weights=np.eye(t)[-1], loss="last")
+    expected = jax_reference(cut)
+    actual = {n: steps[n][t - 1] for n in GRAD_NAMES}
+    assert_agree(actual, expected, roundoff_tolerance(cut), cut, f"dE_t/dθ at t={t} and JAX")
+
+
+# --- invariants ------------------------------------------------------------------------------
+
+
+def check_b_y_steps_sum_to_zero(per_step: PerStepFn, problem: Problem) -> None:
+    """sum_k dE_t/db_{y,k} = sum_k (yhat_t - y_t)_k = 1 - 1 = 0 for target distributions y_t."""
+    steps = per_step(problem)["b_y"]
+    # sum_k of K terms each at most |yhat_k| + |y_k| in size, rounded: (K + 2) eps (1 + 1).
+    bound = 2 * (problem.Y.shape[1] + 2) * np.finfo(float).eps
+    sums = np.abs(steps.sum(axis=1))
+    assert np.all(sums <= bound), f"sum_k dE_t/db_y,k = {sums.max():.2e}, not 0\n{summary(problem)}"
+
+
+def check_one_hot_U_columns_sum_to_b_h(grad_fn: GradFn, problem: Problem) -> None:
+    """With one-hot x_t (sum_j x_{t,j} = 1): sum_j dE/dU_ij = sum_t dp_{t,i} = dE/db_{h,i}."""
+    g = grad_fn(problem)
+    tol = roundoff_tolerance(problem)
+    assert_agree(
+        {"b_h": g["U"].sum(axis=1)},
+        {"b_h": g["b_h"]},
+        {"b_h": tol["b_h"] + tol["U"].sum(axis=1)},
+        problem,
+        "sum_j dE/dU_ij and dE/db_h",
+        names=("b_h",),
+    )
+
+
+def permuted(problem: Problem, hidden: np.ndarray, inputs: np.ndarray, classes: np.ndarray) -> Problem:
+    """The same network with its hidden units, input dimensions and classes renumbered."""
+    U, W, V, b_h, b_y = problem.params
+    params = problem.params._replace(
+        U=U[hidden][:, inputs], W=W[hidden][:, hidden], V=V[classes][:, hidden], b_h=b_h[hidden], b_y=b_y[classes]
+    )
+    return problem._replace(params=params, xs=problem.xs[:, inputs], Y=problem.Y[:, classes], h0=problem.h0[hidden])
+
+
+def check_permutation_equivariance(grad_fn: GradFn, problem: Problem, seed: int = 0) -> None:
+    """Renumbering hidden units, inputs and classes renumbers the gradient the same way."""
+    rng = np.random.default_rng(seed)
+    D, H, K, _ = problem.sizes
+    ph, pi, pc = rng.permutation(H), rng.permutation(D), rng.permutation(K)
+    g, gp = grad_fn(problem), grad_fn(permuted(problem, ph, pi, pc))
+    moved = {"U": g["U"][ph][:, pi], "W": g["W"][ph][:, ph], "V": g["V"][pc][:, ph],
+             "b_h": g["b_h"][ph], "b_y": g["b_y"][pc], "h0": g["h0"][ph]}  # fmt: skip
+    tol = roundoff_tolerance(problem)
+    tol_moved = {"U": tol["U"][ph][:, pi], "W": tol["W"][ph][:, ph], "V": tol["V"][pc][:, ph],
+                 "b_h": tol["b_h"][ph], "b_y": tol["b_y"][pc], "h0": tol["h0"][ph]}  # fmt: skip
+    assert_agree(gp, moved, tol_moved, problem, "gradients of the renumbered network and renumbered gradients")
+
+
+def check_loss_reductions(grad_fn: GradFn, problem: Problem) -> None:
+    """mean = sum / T exactly in exact arithmetic, and last = the gradient of E_T alone."""
+    T = problem.xs.shape[0]
+    total = grad_fn(problem._replace(weights=np.ones(T), loss="sum"))
+    mean = grad_fn(problem._replace(weights=np.full(T, 1.0 / T), loss="mean"))
+    tol = roundoff_tolerance(problem._replace(weights=np.full(T, 1.0 / T), loss="mean"))
+    assert_agree(mean, {n: total[n] / T for n in GRAD_NAMES}, tol, problem, "mean-loss gradients and sum / T")
+
+
+def examples(fraction: float, floor: int = 5):
+    """settings() running `fraction` of the active profile's max_examples (at least `floor`).
+
+    The expensive properties (finite differences, the O(T^2 H^3) series) run fewer examples
+    than the cheap ones, in every profile alike.
+    """
+    from hypothesis import settings
+
+    return settings(max_examples=max(floor, int(settings().max_examples * fraction)))

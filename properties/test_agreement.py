@@ -1,0 +1,59 @@
+"""The hand-derived gradients agree with JAX autodiff, with finite differences, and with each other."""
+
+from hypothesis import given
+
+from gradcheck.bptt import _bptt, _series
+from gradcheck.strategies import problems
+
+from .checks import (
+    check_directional,
+    check_forms_agree,
+    check_matches_fd,
+    check_matches_jax,
+    examples,
+)
+
+# Every property draws from the full problem space: sizes 1..16, T 1..50, all regimes,
+# real and one-hot inputs, h0 zero and not, hard and soft targets, sum / mean / last losses.
+ALL = problems(one_hot_inputs=None, zero_h0=None, soft_targets=None, loss=None)
+
+
+@given(ALL)
+def test_recursion_matches_jax_autodiff(problem):
+    check_matches_jax(_bptt, problem)
+
+
+@examples(0.3)
+@given(ALL)
+def test_series_matches_jax_autodiff(problem):
+    check_matches_jax(_series, problem)
+
+
+@examples(0.3)
+@given(ALL)
+def test_series_equals_recursion(problem):
+    check_forms_agree(_series, _bptt, problem)
+
+
+@examples(0.3)
+@given(ALL)
+def test_recursion_matches_central_differences(problem):
+    check_matches_fd(_bptt, problem, "central")
+
+
+@examples(0.2)
+@given(ALL)
+def test_recursion_matches_richardson_extrapolation(problem):
+    check_matches_fd(_bptt, problem, "richardson")
+
+
+@examples(0.3)
+@given(ALL)
+def test_recursion_matches_complex_step(problem):
+    check_matches_fd(_bptt, problem, "complex")
+
+
+@examples(0.5)
+@given(ALL)
+def test_directional_derivative_matches(problem):
+    check_directional(_bptt, problem)

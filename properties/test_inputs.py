@@ -1,0 +1,135 @@
+"""The public contract: clear errors for bad input, inputs never modified, the documented keys."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import gradcheck
+from gradcheck import GradcheckError
+from gradcheck.numeric import fd_gradients
+from gradcheck.problem import as_contract_inputs
+from gradcheck.strategies import problems
+from reference import jax_gradients
+
+PUBLIC = {
+    "bptt_gradients": gradcheck.bptt_gradients,
+    "series_gradients": gradcheck.series_gradients,
+    "truncated_gradients": lambda *a, **kw: gradcheck.truncated_gradients(*a, k=3, **kw),
+    "fd_gradients": fd_gradients,
+    "jax_gradients": jax_gradients,
+}
+KEYS = {"U", "W", "V", "b_h", "b_y", "h0", "loss"}
+
+
+def small(D=3, H=4, K=5, T=6, seed=0):
+    rng = np.random.default_rng(seed)
+    params = {
+        "U": rng.normal(size=(H, D)),
+        "W": rng.normal(size=(H, H)) / 2,
+        "V": rng.normal(size=(K, H)),
+        "b_h": rng.normal(size=H),
+        "b_y": rng.normal(size=K),
+    }
+    return params, rng.normal(size=(T, D)), rng.integers(0, K, T), rng.uniform(-1, 1, H)
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_contract_returns_every_key_with_the_parameter_shapes(name):
+    params, xs, ys, h0 = small()
+    out = PUBLIC[name](params, xs, ys, h0)
+    assert set(out) == KEYS
+    for k in params:
+        assert out[k].shape == params[k].shape
+    assert out["h0"].shape == h0.shape and isinstance(out["loss"], float)
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+@given(problems(one_hot_inputs=None, zero_h0=None, soft_targets=None, max_T=8, max_H=6))
+def test_inputs_are_never_modified(name, problem):
+    args = as_contract_inputs(problem)
+    before = [{k: v.copy() for k, v in args[0].items()}, *(a.copy() for a in args[1:])]
+    PUBLIC[name](*args)
+    for k in before[0]:
+        assert np.array_equal(args[0][k], before[0][k]), k
+    for a, b in zip(args[1:], before[1:], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_soft_labels_and_one_hot_targets_equal_class_indices():
+    params, xs, ys, h0 = small()
+    a = gradcheck.bptt_gradients(params, xs, ys, h0)
+    b = gradcheck.bptt_gradients(params, xs, np.eye(5)[ys], h0)
+    for k in KEYS - {"loss"}:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_h0_none_means_zeros():
+    params, xs, ys, _ = small()
+    a = gradcheck.bptt_gradients(params, xs, ys, None)
+    b = gradcheck.bptt_gradients(params, xs, ys, np.zeros(4))
+    np.testing.assert_array_equal(a["W"], b["W"])
+
+
+def test_logits_of_1e3_work():
+    """Stable log-softmax: logits around 1e3 give finite losses and gradients that match JAX."""
+    params, xs, ys, h0 = small()
+    params = {**params, "b_y": params["b_y"] + 1000.0, "V": params["V"] * 300}
+    ours, ref = gradcheck.bptt_gradients(params, xs, ys, h0), jax_gradients(params, xs, ys, h0)
+    assert np.isfinite(ours["loss"]) and ours["loss"] > 100
+    for k in KEYS:
+        assert np.all(np.isfinite(ours[k]))
+        np.testing.assert_allclose(ours[k], ref[k], rtol=1e-12, atol=1e-12)
+
+
+def _bad(**changes):
+    params, xs, ys, h0 = small()
+    params = {k: v for k, v in params.items() if changes.get(k, 0) is not None}
+    params.update({k: v for k, v in changes.items() if k in params or k == "extra"})
+    return (
+        params,
+        changes.get("xs", xs),
+        changes.get("ys", ys),
+        changes.get("h0", h0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (_bad(W=np.zeros((4, 3))), r"W: shape \(4, 3\) given, expected \(4, 4\) = \(H, H\)"),
+        (_bad(V=np.zeros(5)), r"V: shape \(5,\) given, expected 2 dimensions \(K, H\)"),
+        (_bad(b_y=np.zeros(4)), r"b_y: shape \(4,\) given, expected \(5,\)"),
+        (_bad(b_h=None), r"params: missing key\(s\) \['b_h'\]"),
+        (_bad(extra=np.zeros(3)), r"params: unknown key\(s\) \['extra'\]"),
+        (_bad(xs=np.zeros((6, 2))), r"xs: shape \(6, 2\) given, expected \(T, D\)"),
+        (_bad(xs=np.zeros(6)), r"xs: shape \(6,\) given"),
+        (_bad(ys=np.array([0, 1, 2, 3, 4, 5])), r"ys: class index 5 at \[5\] is outside 0..4"),
+        (_bad(ys=np.zeros(5, dtype=int)), r"ys: shape \(5,\) given, expected \(6,\)"),
+        (_bad(ys=np.zeros(6)), r"ys: dtype float64 given for a 1-d array, expected integer class indices"),
+        (_bad(ys=-np.ones((6, 5))), r"ys: negative target probability"),
+        (_bad(h0=np.zeros(3)), r"h0: shape \(3,\) given, expected \(4,\)"),
+        (_bad(U=np.full((4, 3), np.nan)), r"U: contains NaN or inf at \[0, 0\]"),
+        (_bad(W=np.array([["a"] * 4] * 4)), r"W: dtype <U1 given, expected real numbers"),
+        (_bad(b_h=np.ones(4, dtype=complex)), r"b_h: dtype complex128 given"),
+        (("not a mapping", None, None, None), r"params: str given, expected a mapping"),
+    ],
+)
+def test_bad_input_raises_one_clear_error(args, message):
+    with pytest.raises(GradcheckError, match=message):
+        gradcheck.bptt_gradients(*args)
+
+
+def test_bad_loss_and_k_are_named():
+    params, xs, ys, h0 = small()
+    with pytest.raises(GradcheckError, match="loss: 'median' is not one of sum, mean, last"):
+        gradcheck.bptt_gradients(params, xs, ys, h0, loss="median")
+    with pytest.raises(GradcheckError, match="k: 0 given"):
+        gradcheck.truncated_gradients(params, xs, ys, h0, k=0)
+    with pytest.raises(GradcheckError, match="method: 'forward' is not one of"):
+        fd_gradients(params, xs, ys, h0, method="forward")
+
+
+def test_series_refuses_sizes_beyond_its_budget():
+    params, xs, ys, h0 = small(H=200, T=400, D=1, K=2)
+    with pytest.raises(GradcheckError, match="use bptt_gradients for this size"):
+        gradcheck.series_gradients(params, xs, ys, h0)

@@ -1,0 +1,180 @@
+"""Test the tests: every property fails when a known mistake is planted in what it checks.
+
+A property that cannot fail proves nothing. Each case here runs one property from checks.py,
+exactly as the property tests do, on a deliberately wrong implementation, and asserts that
+Hypothesis finds a counterexample within a few dozen problems.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+
+from gradcheck.bptt import _bptt, _per_step, _series, _truncated
+from gradcheck.strategies import problems
+from gradcheck.variants import VARIANTS
+
+from . import checks
+
+ALL = problems(one_hot_inputs=None, zero_h0=None, soft_targets=None, loss=None)
+# The four mistakes the issue names; each changes the recurrent-layer gradients.
+CORE_BUGS = ("no_tanh_derivative", "W_not_transposed", "no_recurrent_term", "h_t_for_h_prev")
+
+
+def fails_somewhere(prop, strategy=ALL, max_examples=40) -> bool:
+    """Does Hypothesis find an example where prop(problem) raises AssertionError?"""
+
+    @settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],  # no shrinking: finding one counterexample is the point
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def run(problem):
+        prop(problem)
+
+    try:
+        run()
+    except AssertionError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("bug", CORE_BUGS)
+@pytest.mark.parametrize(
+    "prop",
+    [
+        lambda fn, p: checks.check_matches_jax(fn, p),
+        lambda fn, p: checks.check_matches_fd(fn, p, "central"),
+        lambda fn, p: checks.check_matches_fd(fn, p, "richardson"),
+        lambda fn, p: checks.check_matches_fd(fn, p, "complex"),
+        lambda fn, p: checks.check_directional(fn, p),
+        lambda fn, p: checks.check_forms_agree(fn, _series, p),
+        lambda fn, p: checks.check_permutation_equivariance(_hidden_unit_zero_special(fn), p),
+    ],
+    ids=[
+        "vs-jax",
+        "vs-central",
+        "vs-richardson",
+        "vs-complex-step",
+        "directional",
+        "series-vs-recursion",
+        "equivariance",
+    ],
+)
+def test_agreement_properties_catch_core_bugs(prop, bug):
+    mistaken = VARIANTS[bug]
+    assert fails_somewhere(lambda p: prop(mistaken, p))
+
+
+def _hidden_unit_zero_special(fn):
+    """For equivariance, which any of the core bugs keeps: a code that treats unit 0 specially."""
+
+    def wrong(problem):
+        g = dict(fn(problem))
+        g["W"] = g["W"].copy()
+        g["W"][0, 0] *= 2.0
+        return g
+
+    return wrong
+
+
+def test_correct_code_passes_the_same_harness():
+    """The harness itself is not what fails: the right gradients pass every property above."""
+    assert not fails_somewhere(lambda p: checks.check_matches_jax(_bptt, p), max_examples=20)
+    assert not fails_somewhere(lambda p: checks.check_matches_fd(_bptt, p, "central"), max_examples=10)
+    assert not fails_somewhere(lambda p: checks.check_forms_agree(_bptt, _series, p), max_examples=10)
+    assert not fails_somewhere(lambda p: checks.check_permutation_equivariance(_bptt, p), max_examples=10)
+
+
+# --- truncation ------------------------------------------------------------------------------
+
+VISIBLE = problems(regimes=("moderate", "large_gradient"), one_hot_inputs=False, loss="sum")
+
+
+def test_truncation_at_T_catches_a_window_one_short():
+    one_short = lambda p, k: _truncated(p, k - 1) if k > 1 else _truncated(p, 1)
+    assert fails_somewhere(lambda p: checks.check_truncation_at_T_is_full(one_short, _bptt, p))
+
+
+def test_truncation_below_T_catches_code_that_ignores_k():
+    ignores_k = lambda p, k: _bptt(p)
+    assert fails_somewhere(lambda p: checks.check_truncation_below_T_differs(ignores_k, _bptt, p, 2), VISIBLE)
+
+
+def test_truncations_agree_catches_an_off_by_one_window():
+    assert fails_somewhere(
+        lambda p: checks.check_truncations_agree(lambda q, k: _truncated(q, k + 1), _series, p, 2), VISIBLE
+    )
+
+
+# --- per-step gradients and invariants -------------------------------------------------------
+
+
+def _per_step_with(change):
+    def wrong(problem):
+        return change(problem, dict(_per_step(problem)))
+
+    return wrong
+
+
+def _drop_first_step(problem, steps):
+    steps["W"] = steps["W"].copy()
+    steps["W"][0] = 0.0
+    return steps
+
+
+def _V_with_previous_state(problem, steps):
+    from gradcheck.model import forward
+
+    hs = forward(problem).hs
+    steps["V"] = steps["b_y"][:, :, None] * hs[:-1, None, :]  # h_{t-1} where h_t belongs
+    return steps
+
+
+def _forgot_targets(problem, steps):
+    from gradcheck.model import forward
+
+    steps["b_y"] = np.exp(forward(problem).log_yhat)  # yhat_t, without - y_t
+    return steps
+
+
+def test_per_step_sum_catches_a_dropped_step():
+    assert fails_somewhere(
+        lambda p: checks.check_per_step_sums_to_total(_per_step_with(_drop_first_step), _bptt, p), VISIBLE
+    )
+
+
+def test_closed_forms_catch_h_prev_in_dV():
+    assert fails_somewhere(lambda p: checks.check_output_layer_closed_forms(_per_step_with(_V_with_previous_state), p))
+
+
+def test_per_step_vs_jax_catches_a_dropped_step():
+    assert fails_somewhere(lambda p: checks.check_per_step_matches_jax(_per_step_with(_drop_first_step), p, 1), VISIBLE)
+
+
+def test_b_y_sum_catches_forgotten_targets():
+    assert fails_somewhere(lambda p: checks.check_b_y_steps_sum_to_zero(_per_step_with(_forgot_targets), p))
+
+
+def test_one_hot_column_sum_catches_x_prev_in_dU():
+    def x_prev(problem):
+        g = dict(_bptt(problem))
+        shifted = problem._replace(xs=np.vstack([np.zeros_like(problem.xs[:1]), problem.xs[:-1]]))
+        g["U"] = _bptt(shifted)["U"]
+        return g
+
+    one_hot = problems(one_hot_inputs=True, regimes=("moderate", "large_gradient"))
+    assert fails_somewhere(lambda p: checks.check_one_hot_U_columns_sum_to_b_h(x_prev, p), one_hot)
+
+
+def test_loss_reductions_catch_a_mean_without_division():
+    def mean_not_divided(problem):
+        g = _bptt(problem)
+        if problem.loss == "mean":
+            return {k: v * problem.xs.shape[0] for k, v in g.items()}
+        return g
+
+    assert fails_somewhere(lambda p: checks.check_loss_reductions(mean_not_divided, p))

@@ -1,0 +1,41 @@
+"""Truncated BPTT: k >= T terms is the full gradient, fewer is not, and both implementations agree."""
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from gradcheck.bptt import _bptt, _series, _truncated
+from gradcheck.strategies import problems
+
+from .checks import (
+    check_truncation_at_T_is_full,
+    check_truncation_below_T_differs,
+    check_truncations_agree,
+    examples,
+)
+
+ALL = problems(one_hot_inputs=None, zero_h0=None, soft_targets=None, loss=None)
+# Regimes where the dropped terms are visible at round-off resolution: in the vanishing and
+# saturated regimes they can be below it, and "differs" would be false for a correct code.
+VISIBLE = problems(regimes=("moderate", "large_gradient"), one_hot_inputs=False, loss="sum")
+
+
+def series_cut(problem, k):
+    return _series(problem, k)
+
+
+@given(ALL, st.integers(0, 5))
+def test_truncation_with_k_at_least_T_is_full(problem, extra):
+    check_truncation_at_T_is_full(_truncated, _bptt, problem, extra)
+
+
+@given(VISIBLE, st.integers(1, 10))
+def test_truncation_with_k_below_T_differs(problem, k):
+    _, H, K, T = problem.sizes
+    assume(T > k + 1 and H > 1 and K > 1)  # K = 1: softmax is constant, every gradient is 0
+    check_truncation_below_T_differs(_truncated, _bptt, problem, k)
+
+
+@examples(0.3)
+@given(ALL, st.integers(1, 12))
+def test_truncated_recursion_equals_truncated_series(problem, k):
+    check_truncations_agree(_truncated, series_cut, problem, k)
