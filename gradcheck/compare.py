@@ -53,6 +53,7 @@ class ParamCheck:
     reference: float
     tol: float  # tol_i at the worst entry
     max_abs_error: float
+    rel_error: float  # normwise: max_i |a_i - r_i| / max_i |r_i|
     entries: int
     failing: int  # entries with ratio > 1
     unresolved: int = 0  # entries with an infinite tolerance (finite differences could not judge)
@@ -80,10 +81,18 @@ def compare_array(name: str, actual: np.ndarray, reference: np.ndarray, tol: np.
         reference=float(r[i]) if r.size else 0.0,
         tol=float(np.broadcast_to(tol, r.shape)[i]) if r.size else 0.0,
         max_abs_error=float(np.max(np.where(np.isfinite(err), err, np.inf))) if err.size else 0.0,
+        rel_error=_normwise(err, r),
         entries=int(r.size),
         failing=int(np.sum(ratio > 1.0)),
         unresolved=int(np.sum(np.isinf(np.broadcast_to(tol, r.shape)))),
     )
+
+
+def _normwise(err: np.ndarray, r: np.ndarray) -> float:
+    if not err.size:
+        return 0.0
+    e, scale = float(np.max(np.where(np.isfinite(err), err, np.inf))), float(np.max(np.abs(r)))
+    return e / scale if scale > 0 else (0.0 if e == 0 else np.inf)
 
 
 def roundoff_tolerance(problem: Problem, eps: float = EPS64) -> dict[str, np.ndarray]:
@@ -125,7 +134,6 @@ def describe(checks: list[ParamCheck]) -> str:
         lines.append(
             f"{'ok  ' if c.ok else 'FAIL'} {c.name}{where}: actual {c.actual:.10g}, reference {c.reference:.10g}, "
             f"|error| {c.abs_error:.2e}, tol {c.tol:.2e}, error/tol {c.ratio:.2e} "
-            f"({c.failing}/{c.entries} entries over)"
-            + (f", {c.unresolved} unresolved" if c.unresolved else "")
+            f"({c.failing}/{c.entries} entries over)" + (f", {c.unresolved} unresolved" if c.unresolved else "")
         )
     return "\n".join(lines)
