@@ -1,17 +1,22 @@
 """gradcheck: hand-derived BPTT gradients of the seed's vanilla RNN, and the checks that judge them."""
 
 from .bptt import bptt_gradients, per_step_gradients, series_gradients, truncated_gradients
+from .numeric import fd_gradients
+from .oracle import Options, verify
 from .problem import GRAD_NAMES, PARAM_NAMES, GradcheckError, Params, Problem, make_problem
 
 __all__ = [
     "GRAD_NAMES",
     "PARAM_NAMES",
     "GradcheckError",
+    "Options",
     "Params",
     "Problem",
     "bptt_gradients",
+    "fd_gradients",
     "make_problem",
     "per_step_gradients",
     "series_gradients",
     "truncated_gradients",
+    "verify",
 ]

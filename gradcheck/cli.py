@@ -1,6 +1,7 @@
 """The command line: `python -m gradcheck COMMAND` (also installed as `gradcheck`).
 
-Exit codes: 0 agrees, 1 disagrees, 2 usage error (bad option, missing file, bad input).
+Exit codes: 0 agrees, 1 disagrees, 2 usage error (bad option, missing file, bad input),
+3 an internal error of gradcheck's.
 Errors are one line on stderr; --debug shows the traceback.
 """
 
@@ -13,10 +14,7 @@ from collections.abc import Callable, Sequence
 from .problem import GradcheckError
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(GradcheckError):
-    """A bad command line: exit code 2."""
+EXIT_INTERNAL = 3  # a bug in gradcheck itself (please report it with the --debug traceback)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -25,8 +23,145 @@ def _report(args: argparse.Namespace) -> int:
     rows, problems, seconds = run_report()
     print(format_report(rows, problems, seconds))
     if args.json:
-        write_json(args.json, rows, problems, seconds)
+        try:
+            write_json(args.json, rows, problems, seconds)
+        except OSError as e:
+            raise GradcheckError(f"--json: cannot write {args.json!r}: {e.strerror}") from e
     return EXIT_AGREE if all(r.ok for r in rows) else EXIT_DISAGREE
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .oracle import Options, verify
+
+    report = verify(args.target, _options(args, Options))
+    print(report.format(debug=args.debug))
+    if args.json:
+        _write_json(args.json, report.to_json())
+    return EXIT_AGREE if report.ok else EXIT_DISAGREE
+
+
+def _golden_export(args: argparse.Namespace) -> int:
+    from .golden import export
+
+    manifest = export(args.dir, cases=args.cases, seed=args.seed, force=args.force)
+    print(f"gradcheck golden: wrote {len(manifest['cases'])} cases, manifest.json and README.md to {args.dir}")
+    return EXIT_AGREE
+
+
+def _golden_check(args: argparse.Namespace) -> int:
+    from .diagnosis import build_report
+    from .golden import check
+    from .oracle import Options, Search, signature_problem
+    from .target import load_target
+
+    opts = _options(args, Options)
+    opts.check()
+    fn = load_target(args.target)
+    why = signature_problem(fn)
+    if why:
+        print(f"gradcheck golden check {args.target}: DISAGREES\n  {why}")
+        return EXIT_DISAGREE
+    outcomes, skipped = check(args.dir, fn, opts)
+    failures = sorted((o for o in outcomes if not o.ok), key=lambda o: sum(o.problem.sizes))
+    found = Search(seen=outcomes, failures=failures, final=failures[0] if failures else None)
+    found.note = "the smallest failing golden case" if failures else ""
+    report = build_report(args.target, fn, opts, found)
+    text = report.format(debug=args.debug).replace("gradcheck verify", "gradcheck golden check", 1)
+    print(text)
+    print(f"  golden cases: {len(outcomes)} run, {len(failures)} failed, {skipped} skipped (other loss or flags)")
+    if args.json:
+        _write_json(args.json, report.to_json() | {"golden": {"run": len(outcomes), "skipped": skipped}})
+    return EXIT_AGREE if report.ok else EXIT_DISAGREE
+
+
+def _options(args: argparse.Namespace, Options):
+    return Options(
+        loss=args.loss,
+        no_bias=args.no_bias,
+        zero_h0=args.zero_h0,
+        one_hot_inputs=args.one_hot_inputs,
+        same_io_dim=args.same_io_dim,
+        dtype=args.dtype,
+        examples=getattr(args, "examples", 1),
+        seed=getattr(args, "seed", 0),
+        reference=getattr(args, "reference", "bptt"),
+        max_size=getattr(args, "max_size", 16),
+        max_steps=getattr(args, "max_steps", 50),
+    )
+
+
+def _write_json(path: str, data: dict) -> None:
+    import json
+
+    try:
+        with open(path, "w") as f:
+            json.dump(data, f, indent=2, default=_jsonable)
+    except OSError as e:
+        raise GradcheckError(f"--json: cannot write {path!r}: {e.strerror}") from e
+
+
+def _jsonable(obj):
+    import numpy as np
+
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
+def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None:
+    """The options that describe the implementation under test (verify, golden check, fuzz)."""
+    from .oracle import DEFAULT_EXAMPLES
+
+    g = p.add_argument_group("what the implementation computes")
+    g.add_argument(
+        "--loss",
+        choices=("sum", "mean", "last"),
+        default="sum",
+        help="E = sum_t E_t (default), its mean over t, or the last step's E_T only (many-to-one)",
+    )
+    g.add_argument("--no-bias", action="store_true", help="b_h = b_y = 0, and their gradients are not compared")
+    g.add_argument("--zero-h0", action="store_true", help="h0 = 0 always (for code that hard-codes it)")
+    g.add_argument(
+        "--one-hot-inputs", action="store_true", help="every x_t one-hot (for code that takes token indices)"
+    )
+    g.add_argument("--same-io-dim", action="store_true", help="D == K (for code with one vocabulary size)")
+    g.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="the precision the implementation computes in; tolerances follow it",
+    )
+    p.add_argument("--json", metavar="FILE", help="also write the full report as JSON to FILE")
+    if not search:
+        return
+    s = p.add_argument_group("the search")
+    s.add_argument(
+        "--examples",
+        type=_positive_int,
+        default=DEFAULT_EXAMPLES,
+        help=f"random problems to try (default {DEFAULT_EXAMPLES}; then a fixed set, one per regime)",
+    )
+    s.add_argument("--seed", type=int, default=0, help="seed of the random search (default 0: reproducible)")
+    s.add_argument(
+        "--reference",
+        choices=("bptt", "jax"),
+        default="bptt",
+        help="the reference gradients: gradcheck's recursion (default) or JAX autodiff",
+    )
+    s.add_argument("--max-size", type=_positive_int, default=16, help="largest D, H, K (default 16)")
+    s.add_argument("--max-steps", type=_positive_int, default=50, help="largest T (default 50)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,11 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         "against finite differences and JAX autodiff.",
         epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error.",
     )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
         "report",
+        parents=[common],
         help="check the built-in gradients against JAX and finite differences on a sweep of problems",
         description="Check the hand-derived gradients (recursion and the seed's series) against JAX "
         "autodiff, central finite differences and the complex step on a fixed sweep of problems "
@@ -49,6 +187,58 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
     p.set_defaults(run=_report)
+
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="judge another implementation's gradients (TARGET = package.module:function or file.py:function)",
+        description="Call TARGET(params, xs, ys, h0) -> dict on random problems across every regime (sizes, "
+        "saturation, large logits, large gradients, h0 zero and not) and compare each returned gradient "
+        "(and 'loss', 'h0' when returned) with gradcheck's reference. On a failure, print the smallest "
+        "failing problem and name known mistakes it matches.",
+        epilog="Exit codes: 0 agrees, 1 disagrees (or the implementation raises, returns a wrong shape, "
+        "NaN, or modifies its inputs), 2 usage error.",
+    )
+    p.add_argument("target", metavar="TARGET", help="package.module:function or path/to/file.py:function")
+    _add_target_options(p)
+    p.set_defaults(run=_verify)
+
+    p = sub.add_parser(
+        "golden",
+        parents=[common],
+        help="golden vectors for code outside Python: export a corpus, or check a Python TARGET against one",
+        description="Golden vectors: a versioned corpus of problems with reference losses, gradients and "
+        "per-entry tolerances, as .npz files (no pickle) with a JSON manifest (sha256 per file).",
+    )
+    gsub = p.add_subparsers(dest="golden_command", metavar="ACTION", required=True)
+    g = gsub.add_parser(
+        "export",
+        parents=[common],
+        help="write a corpus to DIR",
+        description="Write case_NNN.npz files, manifest.json and README.md to DIR.",
+    )
+    g.add_argument("dir", metavar="DIR")
+    g.add_argument(
+        "--cases",
+        type=_positive_int,
+        default=96,
+        help="how many cases (default 96: every regime x loss, flags cycling through all 16 combinations)",
+    )
+    g.add_argument("--seed", type=int, default=0, help="seed of the corpus (default 0)")
+    g.add_argument("--force", action="store_true", help="write into a non-empty DIR")
+    g.set_defaults(run=_golden_export)
+    g = gsub.add_parser(
+        "check",
+        parents=[common],
+        help="verify a Python TARGET against the corpus in DIR",
+        description="Run TARGET on every case of the corpus in DIR that fits its options (loss, flags) and "
+        "compare with the stored reference. A missing, damaged or altered file is a usage error (exit 2).",
+        epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error.",
+    )
+    g.add_argument("dir", metavar="DIR")
+    g.add_argument("target", metavar="TARGET", help="package.module:function or path/to/file.py:function")
+    _add_target_options(g, search=False)
+    g.set_defaults(run=_golden_check)
     return parser
 
 
@@ -66,6 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gradcheck: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug of ours: one line, and the traceback under --debug
+        if args.debug:
+            raise
+        print(f"gradcheck: internal error: {type(e).__name__}: {e} (--debug shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -39,15 +39,21 @@ class Scales(NamedTuple):
     offset: float  # common logit offset (same for every class): overflows exp() in naive softmax
 
 
-def _scales(draw, regime: str) -> Scales:
-    f = lambda lo, hi: draw(st.floats(lo, hi))
+# Common logit offsets of the large_logits regime: past exp()'s overflow (709.8 in float64,
+# 88.7 in float32) so that a softmax without the max shift breaks, by dtype of the code tested.
+LOGIT_OFFSETS = {"float64": (700.0, 1000.0), "float32": (90.0, 150.0)}
+
+
+def _scales(uniform, regime: str, offsets: tuple[float, float] = LOGIT_OFFSETS["float64"]) -> Scales:
+    """The scales of a regime; uniform(lo, hi) draws each (from Hypothesis or from numpy)."""
+    f = uniform
     if regime == "small":
         s = f(1e-3, 1e-1)
         return Scales(s, s, s, s, 1.0, 0.0)
     if regime == "saturated":
         return Scales(f(25.0, 60.0), f(5.0, 30.0), f(0.5, 3.0), f(0.0, 20.0), 1.0, 0.0)
     if regime == "large_logits":
-        return Scales(f(0.5, 2.0), f(0.5, 1.5), f(50.0, 400.0), f(0.0, 1.0), 1.0, f(700.0, 1000.0))
+        return Scales(f(0.5, 2.0), f(0.5, 1.5), f(50.0, 400.0), f(0.0, 1.0), 1.0, f(*offsets))
     if regime == "exploding":
         return Scales(f(0.05, 0.5), f(2.0, 4.0), f(0.5, 2.0), f(0.0, 0.1), 1.0, 0.0)
     if regime == "vanishing":
@@ -55,6 +61,11 @@ def _scales(draw, regime: str) -> Scales:
     if regime == "large_gradient":
         return Scales(f(0.5, 2.0), f(0.8, 1.5), f(2.0, 6.0), f(0.0, 1.0), 1.0, 0.0)
     return Scales(f(0.5, 2.0), f(0.5, 1.5), f(0.5, 3.0), f(0.0, 1.0), f(0.5, 2.0), 0.0)
+
+
+def regime_scales(regime: str, rng: np.random.Generator, dtype: str = "float64") -> Scales:
+    """Scales for a regime drawn with numpy (for fixed sweeps outside Hypothesis)."""
+    return _scales(lambda lo, hi: float(rng.uniform(lo, hi)), regime, LOGIT_OFFSETS[dtype])
 
 
 def build_problem(
@@ -68,8 +79,12 @@ def build_problem(
     soft_targets: bool = False,
     loss: str = "sum",
     max_logit_gap: float | None = None,
+    first_input_zero: bool = False,
 ) -> Problem:
-    """A problem from sizes (D, H, K, T), regime scales and a seed; deterministic."""
+    """A problem from sizes (D, H, K, T), regime scales and a seed; deterministic.
+
+    first_input_zero makes every x_t[0] = 0 (one-hot inputs never pick index 0 when D > 1).
+    """
     D, H, K, T = sizes
     rng = np.random.default_rng(seed)
     n = rng.standard_normal
@@ -84,9 +99,11 @@ def build_problem(
     b_y_vary = scales.b * n(K)
     b_y_common = np.full(K, scales.offset)
     if one_hot_inputs:
-        xs = np.eye(D)[rng.integers(0, D, T)]
+        xs = np.eye(D)[rng.integers(1 if first_input_zero and D > 1 else 0, D, T)]
     else:
         xs = scales.x * n((T, D))
+    if first_input_zero:
+        xs[:, 0] = 0.0
     h0 = np.zeros(H) if zero_h0 else rng.uniform(-1.0, 1.0, H)
     ys = rng.dirichlet(np.ones(K), T) if soft_targets else rng.integers(0, K, T)
     if no_bias:
@@ -119,15 +136,21 @@ def problems(
     soft_targets: bool | None = False,
     loss: str | None = "sum",
     max_logit_gap: float | None = None,
+    dtype: str = "float64",
+    first_input_zero: bool = False,
 ) -> Problem:
-    """Random problems; an argument left as None is drawn too (both modes get exercised)."""
+    """Random problems; an argument left as None is drawn too (both modes get exercised).
+
+    dtype is the precision of the code under test: it sets the large-logit offsets.
+    max_logit_gap caps max_k q_{t,k} - min_k q_{t,k} (see build_problem).
+    """
     regime = draw(st.sampled_from(regimes))
     D = draw(st.integers(1, max_D))
     H = draw(st.integers(1, max_H))
     K = D if same_io_dim else draw(st.integers(1, max_K))
     min_T = min(10, max_T) if regime == "large_gradient" else 1
     T = draw(st.integers(min_T, max_T))
-    scales = _scales(draw, regime)
+    scales = _scales(lambda lo, hi: draw(st.floats(lo, hi)), regime, LOGIT_OFFSETS[dtype])
     flags = {
         "one_hot_inputs": draw(st.booleans()) if one_hot_inputs is None else one_hot_inputs,
         "zero_h0": draw(st.booleans()) if zero_h0 is None else zero_h0,
@@ -135,7 +158,10 @@ def problems(
         "loss": draw(st.sampled_from(("sum", "mean", "last"))) if loss is None else loss,
     }
     seed = draw(st.integers(0, 2**32 - 1))
-    return build_problem((D, H, K, T), scales, seed, no_bias=no_bias, max_logit_gap=max_logit_gap, **flags)
+    return build_problem(
+        (D, H, K, T), scales, seed, no_bias=no_bias, max_logit_gap=max_logit_gap, first_input_zero=first_input_zero,
+        **flags,
+    )  # fmt: skip
 
 
 def features(problem: Problem) -> dict[str, float]:

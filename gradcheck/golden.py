@@ -1,0 +1,211 @@
+"""Golden vectors: a versioned corpus of problems with reference losses and gradients.
+
+For code outside Python. Each case is a plain `.npz` file (a zip of `.npy` arrays, readable
+from C++ with cnpy, Rust with ndarray-npy, Julia with NPZ.jl), holding the problem, the
+reference loss and gradients, and a per-entry tolerance. `manifest.json` holds the format
+version, the model equations, the array names and shapes, each case's settings and the
+sha256 of each file. Loading never unpickles (allow_pickle=False); a missing, damaged or
+altered file is a usage error (exit 2) that names the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .bptt import _bptt
+from .compare import roundoff_tolerance
+from .oracle import MAX_LOGIT_GAP, Options, Outcome, run_once
+from .problem import GRAD_NAMES, LOSSES, PARAM_NAMES, GradcheckError, Problem, make_problem
+from .strategies import REGIMES, build_problem, regime_scales
+
+FORMAT = "gradcheck-golden"
+VERSION = 1
+DEFAULT_CASES = 96
+FLAGS = ("zero_h0", "no_bias", "one_hot_inputs", "same_io_dim")
+MODEL = [
+    "p_t = U x_t + W h_{t-1} + b_h,  h_t = tanh(p_t)          (t = 1..T, h_0 = h0)",
+    "q_t = V h_t + b_y,  yhat_t = softmax(q_t)",
+    "E_t = -log yhat_t[ys[t]],  E = sum_t w_t E_t  (w_t = 1 for sum, 1/T for mean, [t == T] for last)",
+]
+ARRAYS = {
+    "U": "(H, D) float64",
+    "W": "(H, H) float64",
+    "V": "(K, H) float64",
+    "b_h": "(H,) float64",
+    "b_y": "(K,) float64",
+    "xs": "(T, D) float64: xs[t-1] = x_t",
+    "ys": "(T,) int64 class indices",
+    "h0": "(H,) float64",
+    "loss": "() float64: the reference E",
+    **{f"d{k}": f"same shape as {k}: the reference dE/d{k}" for k in (*PARAM_NAMES, "h0")},
+    **{f"tol_{k}": f"same shape as {k}: the tolerance of each entry of d{k}" for k in (*PARAM_NAMES, "h0", "loss")},
+}
+RULE = (
+    "An implementation agrees with a case when |a_i - r_i| <= tol_i for every entry i of every gradient "
+    "(and of the loss): a is the implementation's value, r the stored reference d<name>, tol the stored "
+    "tol_<name>. The tolerances are for float64 arithmetic (8 x a Monte Carlo estimate of round-off, "
+    "gradcheck/roundoff.py); code in float32 needs gradcheck's --dtype float32."
+)
+
+
+class CorpusError(GradcheckError):
+    """A missing, damaged or altered golden file: exit code 2."""
+
+
+def _case_problem(i: int, rng: np.random.Generator) -> tuple[Problem, dict]:
+    """Case i: regime i mod 7, loss (i div 7) mod 3, the four flags cycling through all 16 combinations."""
+    regime, loss = REGIMES[i % len(REGIMES)], LOSSES[(i // len(REGIMES)) % len(LOSSES)]
+    bits = (i // (len(REGIMES) * len(LOSSES)) + i) % 16
+    flags = {name: bool(bits >> b & 1) for b, name in enumerate(FLAGS)}
+    D, H = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+    K = D if flags["same_io_dim"] else int(rng.integers(2, 9))
+    T = int(rng.integers(10 if regime == "large_gradient" else 1, 21))
+    options = {k: flags[k] for k in ("zero_h0", "no_bias", "one_hot_inputs")}
+    problem = build_problem(
+        (D, H, K, T), regime_scales(regime, rng), int(rng.integers(2**32)), loss=loss,
+        max_logit_gap=MAX_LOGIT_GAP["float64"], **options,
+    )  # fmt: skip
+    return problem, {"regime": regime, "loss": loss, **flags, "sizes": dict(zip("DHKT", problem.sizes, strict=True))}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export(directory: str, cases: int = DEFAULT_CASES, seed: int = 0, force: bool = False) -> dict:
+    """Write the corpus: case_NNN.npz files, manifest.json and a README; returns the manifest."""
+    out = Path(directory)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise GradcheckError(f"golden export: {directory!r} exists and is not empty (use --force to overwrite)")
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    entries = []
+    for i in range(cases):
+        problem, info = _case_problem(i, rng)
+        ref, tol = _bptt(problem), roundoff_tolerance(problem)
+        labels = np.argmax(problem.Y, axis=1).astype(np.int64)
+        arrays = {k: v for k, v in zip(PARAM_NAMES, problem.params, strict=True)}
+        arrays.update(xs=problem.xs, ys=labels, h0=problem.h0, loss=np.array(ref["loss"]))
+        arrays.update({f"d{k}": ref[k] for k in GRAD_NAMES})
+        arrays.update({f"tol_{k}": np.asarray(tol[k]) for k in (*GRAD_NAMES, "loss")})
+        name = f"case_{i:03d}.npz"
+        np.savez(out / name, **arrays)
+        entries.append({"file": name, "sha256": _sha256(out / name), **info})
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": MODEL,
+        "arrays": ARRAYS,
+        "agreement": RULE,
+        "seed": seed,
+        "cases": entries,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / "README.md").write_text(_readme(manifest))
+    return manifest
+
+
+def _readme(manifest: dict) -> str:
+    lines = [
+        f"# gradcheck golden vectors (format {FORMAT} version {VERSION})",
+        "",
+        "The model:",
+        "",
+        *(f"    {m}" for m in MODEL),
+        "",
+        "Each `case_NNN.npz` is an uncompressed NumPy zip of the arrays below (no pickled objects).",
+        "`manifest.json` lists every case with its settings (loss, regime, flags, sizes) and sha256.",
+        "",
+        "| array | shape and meaning |",
+        "|---|---|",
+        *(f"| `{k}` | {v} |" for k, v in ARRAYS.items()),
+        "",
+        RULE,
+        "",
+        "Flags: zero_h0 (h0 = 0), no_bias (b_h = b_y = 0), one_hot_inputs (every x_t one-hot), "
+        "same_io_dim (D == K). A case with a flag set is also a valid case for code without that limitation.",
+        "",
+        "Check a Python implementation with `python -m gradcheck golden check DIR module:function`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _read_manifest(directory: Path) -> dict:
+    path = directory / "manifest.json"
+    if not path.is_file():
+        raise CorpusError(f"golden: {path} is missing (is {str(directory)!r} a corpus made by `golden export`?)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CorpusError(f"golden: {path} is not valid JSON ({e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CorpusError(f"golden: {path} is not a {FORMAT} manifest")
+    if manifest.get("version") != VERSION:
+        raise CorpusError(
+            f"golden: {path} has format version {manifest.get('version')!r}; this gradcheck reads {VERSION}"
+        )
+    if not isinstance(manifest.get("cases"), list):
+        raise CorpusError(f"golden: {path} has no list of cases")
+    return manifest
+
+
+def load_case(directory: Path, entry: dict) -> tuple[Problem, dict[str, np.ndarray]]:
+    """One case as (problem, stored reference); checks its sha256 first."""
+    name = entry.get("file", "")
+    path = directory / name
+    if not name or not path.is_file():
+        raise CorpusError(f"golden: case file {path} is missing")
+    if _sha256(path) != entry.get("sha256"):
+        raise CorpusError(f"golden: {path} does not match its sha256 in manifest.json (altered or damaged)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+    except Exception as e:
+        raise CorpusError(f"golden: {path} cannot be read as .npz ({type(e).__name__}: {e})") from None
+    missing = sorted(set(ARRAYS) - set(a))
+    if missing:
+        raise CorpusError(f"golden: {path} lacks arrays {missing}")
+    try:
+        problem = make_problem({k: a[k] for k in PARAM_NAMES}, a["xs"], a["ys"], a["h0"], loss=entry["loss"])
+    except (GradcheckError, KeyError) as e:
+        raise CorpusError(f"golden: {path} holds an invalid problem: {e}") from None
+    ref = {k: a[f"d{k}"] for k in GRAD_NAMES}
+    ref["loss"] = a["loss"]
+    return problem, ref
+
+
+def compatible(entry: dict, opts: Options) -> bool:
+    """Can an implementation with these options run this case?"""
+    if entry.get("loss") != opts.loss:
+        return False
+    return all(entry.get(flag, False) for flag in FLAGS if getattr(opts, flag))
+
+
+def check(directory: str, fn, opts: Options) -> tuple[list[Outcome], int]:
+    """Run fn on every compatible case; returns the outcomes and the number of cases skipped."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise CorpusError(f"golden: {directory!r} is not a directory")
+    manifest = _read_manifest(root)
+    chosen = [e for e in manifest["cases"] if compatible(e, opts)]
+    if not chosen:
+        raise CorpusError(
+            f"golden: no case in {directory!r} fits loss={opts.loss}"
+            + "".join(f" --{f.replace('_', '-')}" for f in FLAGS if getattr(opts, f))
+        )
+    outcomes = []
+    for entry in chosen:
+        problem, ref = load_case(root, entry)
+        outcomes.append(run_once(fn, problem, opts, ref=ref))
+    return outcomes, len(manifest["cases"]) - len(chosen)
+
+
+def summary(outcomes: list[Outcome]) -> dict[str, Any]:
+    failed = [o for o in outcomes if not o.ok]
+    return {"cases": len(outcomes), "failed": len(failed)}
