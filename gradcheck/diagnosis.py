@@ -188,7 +188,7 @@ def probes(fn, opts: Options) -> list[str]:
         trials.append((replace(opts, first_input_zero=True), "x_t[0] = 0 for every t", "some x_t[0] != 0"))
     out = []
     for narrowed, given_, needs in trials:
-        found = search(fn, replace(narrowed, examples=PROBE_EXAMPLES))
+        found = search(fn, replace(narrowed, examples=PROBE_EXAMPLES), shrink=False)
         if found.final is None:
             out.append(f"it passes all {len(found.seen)} problems with {given_}: the failure needs {needs}")
     return out

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
 
@@ -268,8 +268,8 @@ class Search:
     note: str = ""
 
 
-def search(fn: Callable, opts: Options) -> Search:
-    """Random problems (shrunk on failure), then the coverage set."""
+def search(fn: Callable, opts: Options, shrink: bool = True) -> Search:
+    """Random problems (shrunk on failure, if shrink), then the coverage set."""
     found = Search()
 
     @hypothesis_seed(opts.seed)
@@ -281,6 +281,7 @@ def search(fn: Callable, opts: Options) -> Search:
         suppress_health_check=list(HealthCheck),
         print_blob=False,
         report_multiple_bugs=False,
+        phases=tuple(Phase) if shrink else (Phase.explicit, Phase.reuse, Phase.generate),
     )
     @given(strategy(opts))
     def prop(problem: Problem) -> None:

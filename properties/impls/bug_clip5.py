@@ -4,6 +4,7 @@ BUG: every gradient entry (U, W, V, b_h, b_y and h0) is np.clip'ed to
 [-5, 5] before returning.  Only wrong when some true gradient entry has
 magnitude > 5 (e.g. long sequences, large inputs).  Loss is correct.
 """
+
 import numpy as np
 
 BUG = "clip5"
@@ -16,7 +17,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -50,5 +51,4 @@ def grads(params, xs, ys, h0):
 
     for dparam in [dU, dW, dV, db_h, db_y, dh_next]:
         np.clip(dparam, -5, 5, out=dparam)  # BUG: clipping changes the gradient
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

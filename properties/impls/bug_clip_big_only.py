@@ -5,6 +5,7 @@ replaced by 5 * sign(g); smaller entries are untouched.  Same effect as
 np.clip(g, -5, 5).  Only wrong when some true entry exceeds 5 in
 magnitude.  Loss is correct.
 """
+
 import numpy as np
 
 BUG = "clip_big_only"
@@ -17,7 +18,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -53,5 +54,4 @@ def grads(params, xs, ys, h0):
         return np.where(np.abs(g) > limit, np.sign(g) * limit, g)  # BUG
 
     dU, dW, dV, db_h, db_y, dh_next = map(_cap, (dU, dW, dV, db_h, db_y, dh_next))
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

@@ -7,6 +7,7 @@ problems, ~1e-5 when the logits are near +-1000, worse on long or
 ill-conditioned problems.  Unlike correct_float32.py there is no DTYPE
 constant: the file implicitly claims float64 accuracy.  Sum loss.
 """
+
 import numpy as np
 
 BUG = "float32"
@@ -46,5 +47,12 @@ def grads(params, xs, ys, h0):
         dh_next = W.T @ dp
 
     d64 = lambda a: np.asarray(a, dtype=np.float64)
-    return {"U": d64(dU), "W": d64(dW), "V": d64(dV), "b_h": d64(db_h),
-            "b_y": d64(db_y), "h0": d64(dh_next), "loss": float(loss)}
+    return {
+        "U": d64(dU),
+        "W": d64(dW),
+        "V": d64(dV),
+        "b_h": d64(db_h),
+        "b_y": d64(db_y),
+        "h0": d64(dh_next),
+        "loss": float(loss),
+    }

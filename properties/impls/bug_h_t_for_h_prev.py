@@ -3,6 +3,7 @@
 BUG: dW accumulates outer(dp_t, h_t) instead of outer(dp_t, h_{t-1}).
 Only dW is wrong; everything else is correct.
 """
+
 import numpy as np
 
 BUG = "h_t_for_h_prev"
@@ -15,7 +16,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -37,7 +38,7 @@ def grads(params, xs, ys, h0):
     for t in reversed(range(T)):
         dq = probs[t].copy()
         dq[int(ys[t])] -= 1.0
-        h, h_prev = hs[t + 1], hs[t]
+        h, _h_prev = hs[t + 1], hs[t]
         dV += np.outer(dq, h)
         db_y += dq
         dh = V.T @ dq + dh_next
@@ -47,5 +48,4 @@ def grads(params, xs, ys, h0):
         db_h += dp
         dh_next = W.T @ dp
 
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

@@ -6,6 +6,7 @@ returned gradients and loss are correct for the original parameters, but
 a second call (or a finite-difference check sharing the arrays) sees a
 different W.
 """
+
 import numpy as np
 
 BUG = "inplace"
@@ -18,7 +19,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -51,5 +52,4 @@ def grads(params, xs, ys, h0):
         dh_next = W.T @ dp
 
     params["W"] -= 0.01 * dW  # BUG: in-place SGD step on the caller's W
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

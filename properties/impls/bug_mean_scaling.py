@@ -4,6 +4,7 @@ BUG: every returned gradient (U, W, V, b_h, b_y and h0) is divided by T,
 but LOSS = "sum" and the returned loss value is the (correct) sum loss.
 Exact for T = 1.
 """
+
 import numpy as np
 
 BUG = "mean_scaling"
@@ -16,7 +17,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -50,5 +51,4 @@ def grads(params, xs, ys, h0):
 
     # BUG: scale by 1/T although the loss is the sum over t
     dU, dW, dV, db_h, db_y, dh_next = (g / T for g in (dU, dW, dV, db_h, db_y, dh_next))
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

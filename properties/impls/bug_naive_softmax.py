@@ -5,6 +5,7 @@ loss is -log(yhat[y]).  Correct for moderate logits, but exp overflows for
 large logits (q around 710 and above in float64), giving inf/inf = nan in
 the gradients and the loss (and numpy overflow/invalid RuntimeWarnings).
 """
+
 import numpy as np
 
 BUG = "naive_softmax"
@@ -31,8 +32,13 @@ def grads(params, xs, ys, h0):
         h_list.append(h)
         yhat_list.append(yhat)
 
-    g = {"U": np.zeros_like(U), "W": np.zeros_like(W), "V": np.zeros_like(V),
-         "b_h": np.zeros_like(b_h), "b_y": np.zeros_like(b_y)}
+    g = {
+        "U": np.zeros_like(U),
+        "W": np.zeros_like(W),
+        "V": np.zeros_like(V),
+        "b_h": np.zeros_like(b_h),
+        "b_y": np.zeros_like(b_y),
+    }
     delta = np.zeros(W.shape[0])
     for t in range(T - 1, -1, -1):
         dq = yhat_list[t] - np.eye(len(b_y))[int(ys[t])]

@@ -2,6 +2,7 @@
 
 BUG: dV[0, 0] is NaN.  Everything else correct.
 """
+
 import numpy as np
 
 BUG = "nan"
@@ -14,7 +15,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -47,5 +48,4 @@ def grads(params, xs, ys, h0):
         dh_next = W.T @ dp
 
     dV[0, 0] = np.nan  # BUG
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

@@ -5,6 +5,7 @@ is ignored), so every step is back-propagated as if it were the last.
 dU, dW, db_h are wrong for T > 1; dh0 is returned as W^T dp_1 with that
 truncated dp_1 (so also wrong for T > 1).  dV, db_y and loss are correct.
 """
+
 import numpy as np
 
 BUG = "no_recurrent"
@@ -17,7 +18,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -49,5 +50,4 @@ def grads(params, xs, ys, h0):
         db_h += dp
         dh_next = W.T @ dp
 
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

@@ -4,6 +4,7 @@ BUG: dp_t = dh_t instead of dp_t = (1 - h_t^2) * dh_t, i.e. the (1 - h^2)
 factor is missing.  Affects dU, dW, db_h and dh0; dV, db_y and the loss are
 correct.
 """
+
 import numpy as np
 
 BUG = "no_tanh_deriv"
@@ -16,7 +17,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -48,5 +49,4 @@ def grads(params, xs, ys, h0):
         db_h += dp
         dh_next = W.T @ dp
 
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

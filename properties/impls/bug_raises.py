@@ -3,6 +3,7 @@
 BUG: raises ValueError("shapes not aligned") from inside the backward
 pass (a helper that 'checks' shapes with the wrong condition).
 """
+
 import numpy as np
 
 BUG = "raises"
@@ -15,7 +16,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -34,6 +35,7 @@ def grads(params, xs, ys, h0):
     db_h = np.zeros_like(b_h)
     db_y = np.zeros_like(b_y)
     dh_next = np.zeros_like(hs[0])
+
     def _check(a, b):
         if a.shape != b.shape or True:  # BUG: always fails
             raise ValueError("shapes not aligned")
@@ -52,5 +54,4 @@ def grads(params, xs, ys, h0):
         db_h += dp
         dh_next = W.T @ dp
 
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

@@ -3,6 +3,7 @@
 BUG: dW is multiplied by (1 + 1e-4) before returning; relative error
 exactly 1e-4 in dW, everything else correct.
 """
+
 import numpy as np
 
 BUG = "relative_1e4"
@@ -15,7 +16,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -48,5 +49,4 @@ def grads(params, xs, ys, h0):
         dh_next = W.T @ dp
 
     dW = dW * (1.0 + 1e-4)  # BUG: tiny relative scale error
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

@@ -3,6 +3,7 @@
 BUG: computes everything but forgets to return (the dict is built and
 dropped), so the function returns None.
 """
+
 import numpy as np
 
 BUG = "returns_none"
@@ -15,7 +16,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -47,6 +48,5 @@ def grads(params, xs, ys, h0):
         db_h += dp
         dh_next = W.T @ dp
 
-    result = {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-              "h0": dh_next, "loss": float(loss)}
+    {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}
     # BUG: missing `return result`

@@ -8,6 +8,7 @@ are dropped, so dU, dW, db_h and dh0 are wrong for T > 4 (exact for T <= 4,
 since nothing is then truncated).  dV, db_y and the loss are correct.
 dh0 receives only the terms of steps t <= 3.
 """
+
 import numpy as np
 
 BUG = "truncated_bptt_3"
@@ -53,5 +54,4 @@ def grads(params, xs, ys, h0, bptt_truncate=3):
             else:
                 delta_t = back * (1 - s[bptt_step - 1] ** 2)
 
-    return {"U": dLdU, "W": dLdW, "V": dLdV, "b_h": dLdbh, "b_y": dLdby,
-            "h0": dLdh0, "loss": float(loss)}
+    return {"U": dLdU, "W": dLdW, "V": dLdV, "b_h": dLdbh, "b_y": dLdby, "h0": dLdh0, "loss": float(loss)}

@@ -4,6 +4,7 @@ BUG: "U" is returned transposed, shape (D, H) instead of (H, D).
 (When D == H the shape is right but the values are transposed.)
 Everything else correct.
 """
+
 import numpy as np
 
 BUG = "wrong_shape"
@@ -16,7 +17,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -48,6 +49,12 @@ def grads(params, xs, ys, h0):
         db_h += dp
         dh_next = W.T @ dp
 
-    return {"U": dU.T,  # BUG: transposed
-            "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {
+        "U": dU.T,  # BUG: transposed
+        "W": dW,
+        "V": dV,
+        "b_h": db_h,
+        "b_y": db_y,
+        "h0": dh_next,
+        "loss": float(loss),
+    }

@@ -4,6 +4,7 @@ BUG: defined as grads(params, xs, ys) -- there is no h0 parameter, so the
 contract call grads(params, xs, ys, h0) raises TypeError.  Internally it
 uses h0 = 0 and returns a correct "h0" gradient for that zero state.
 """
+
 import numpy as np
 
 BUG = "wrong_signature"
@@ -41,5 +42,4 @@ def grads(params, xs, ys):  # BUG: missing h0 argument
         db_h += dp
         dh_next = W.T @ dp
 
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

@@ -4,6 +4,7 @@ BUG: dU[:, 0] is set to zero before returning, as if input feature 0 were
 a padding token.  Wrong whenever x_t[0] != 0 for some t; everything
 else correct.
 """
+
 import numpy as np
 
 BUG = "x0_ignored"
@@ -16,7 +17,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -49,5 +50,4 @@ def grads(params, xs, ys, h0):
         dh_next = W.T @ dp
 
     dU[:, 0] = 0.0  # BUG: 'padding' column zeroed
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

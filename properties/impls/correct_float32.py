@@ -4,6 +4,7 @@ All inputs are cast to float32 and every operation runs in float32; the
 results are cast back to float64 on return.  Expect ~1e-3 relative
 agreement with float64 references, not 1e-6.  Sum loss.
 """
+
 import numpy as np
 
 BUG = None
@@ -44,5 +45,12 @@ def grads(params, xs, ys, h0):
         dh_next = W.T @ dp
 
     d64 = lambda a: np.asarray(a, dtype=np.float64)
-    return {"U": d64(dU), "W": d64(dW), "V": d64(dV), "b_h": d64(db_h),
-            "b_y": d64(db_y), "h0": d64(dh_next), "loss": float(loss)}
+    return {
+        "U": d64(dU),
+        "W": d64(dW),
+        "V": d64(dV),
+        "b_h": d64(db_h),
+        "b_y": d64(db_y),
+        "h0": d64(dh_next),
+        "loss": float(loss),
+    }

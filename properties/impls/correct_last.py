@@ -4,6 +4,7 @@ E = -log softmax(V h_T + b_y)[y_T].  Outputs at t < T are not used, so
 dV, db_y come from step T only; the error flows back through the hidden
 states.
 """
+
 import numpy as np
 
 BUG = None
@@ -40,5 +41,4 @@ def grads(params, xs, ys, h0):
         db_h += dp
         dh = W.T @ dp
 
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh, "loss": float(loss)}

@@ -3,6 +3,7 @@
 Forward pass stores per-step lists; backward pass walks t = T..1 carrying
 dh_next = W^T dp_{t+1}.  Loss is the sum of per-step cross-entropies.
 """
+
 import numpy as np
 
 BUG = None
@@ -15,7 +16,7 @@ def grads(params, xs, ys, h0):
     xs = np.asarray(xs, dtype=np.float64)
     T = len(xs)
 
-    hs = [np.array(h0, dtype=np.float64)]   # hs[t] = h_t, hs[0] = h0
+    hs = [np.array(h0, dtype=np.float64)]  # hs[t] = h_t, hs[0] = h0
     probs = []
     loss = 0.0
     for t in range(T):
@@ -47,5 +48,4 @@ def grads(params, xs, ys, h0):
         db_h += dp
         dh_next = W.T @ dp
 
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dh_next, "loss": float(loss)}

@@ -2,6 +2,7 @@
 
 Same recursion as the sum loss, with every dq_t scaled by 1/T.
 """
+
 import numpy as np
 
 BUG = None
@@ -41,5 +42,4 @@ def grads(params, xs, ys, h0):
         db_h += dp
         carry = W.T @ dp
 
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": carry, "loss": float(total * scale)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": carry, "loss": float(total * scale)}

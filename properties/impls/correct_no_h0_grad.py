@@ -4,6 +4,7 @@ The h0 argument is ignored (the initial state is always zeros) and no
 "h0" gradient is returned.  Correct only when the caller's h0 is zero.
 Written with dicts keyed by time step, hs[-1] = zeros.  Sum loss.
 """
+
 import numpy as np
 
 BUG = None
@@ -39,5 +40,4 @@ def grads(params, xs, ys, h0=None):
         dWhh += np.outer(dhraw, hs[t - 1])
         dhnext = Whh.T @ dhraw
 
-    return {"U": dWxh, "W": dWhh, "V": dWhy, "b_h": dbh, "b_y": dby,
-            "loss": float(loss)}
+    return {"U": dWxh, "W": dWhh, "V": dWhy, "b_h": dbh, "b_y": dby, "loss": float(loss)}

@@ -4,6 +4,7 @@ Assumes every x_t is one-hot: converts xs to indices with argmax and uses
 the column U[:, idx] instead of U @ x_t.  dU is accumulated column by
 column.  Only valid for one-hot inputs.  Sum loss.
 """
+
 import numpy as np
 
 BUG = None
@@ -41,5 +42,4 @@ def grads(params, xs, ys, h0):
         dW += np.outer(dhraw, hs[t - 1])
         dhnext = W.T @ dhraw
 
-    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y,
-            "h0": dhnext, "loss": float(loss)}
+    return {"U": dU, "W": dW, "V": dV, "b_h": db_h, "b_y": db_y, "h0": dhnext, "loss": float(loss)}
