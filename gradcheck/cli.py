@@ -17,11 +17,21 @@ EXIT_AGREE, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 3  # a bug in gradcheck itself (please report it with the --debug traceback)
 
 
+def _print(text: str) -> None:
+    """print, but a reader that stops early (`| head`) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _report(args: argparse.Namespace) -> int:
     from .report import format_report, run_report, write_json
 
     rows, problems, seconds = run_report()
-    print(format_report(rows, problems, seconds))
+    _print(format_report(rows, problems, seconds))
     if args.json:
         try:
             write_json(args.json, rows, problems, seconds)
@@ -34,7 +44,7 @@ def _verify(args: argparse.Namespace) -> int:
     from .oracle import Options, verify
 
     report = verify(args.target, _options(args, Options))
-    print(report.format(debug=args.debug))
+    _print(report.format(debug=args.debug))
     if args.json:
         _write_json(args.json, report.to_json())
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
@@ -44,7 +54,7 @@ def _golden_export(args: argparse.Namespace) -> int:
     from .golden import export
 
     manifest = export(args.dir, cases=args.cases, seed=args.seed, force=args.force)
-    print(f"gradcheck golden: wrote {len(manifest['cases'])} cases, manifest.json and README.md to {args.dir}")
+    _print(f"gradcheck golden: wrote {len(manifest['cases'])} cases, manifest.json and README.md to {args.dir}")
     return EXIT_AGREE
 
 
@@ -59,7 +69,7 @@ def _golden_check(args: argparse.Namespace) -> int:
     fn = load_target(args.target)
     why = signature_problem(fn)
     if why:
-        print(f"gradcheck golden check {args.target}: DISAGREES\n  {why}")
+        _print(f"gradcheck golden check {args.target}: DISAGREES\n  {why}")
         return EXIT_DISAGREE
     outcomes, skipped = check(args.dir, fn, opts)
     failures = sorted((o for o in outcomes if not o.ok), key=lambda o: sum(o.problem.sizes))
@@ -67,8 +77,8 @@ def _golden_check(args: argparse.Namespace) -> int:
     found.note = "the smallest failing golden case" if failures else ""
     report = build_report(args.target, fn, opts, found)
     text = report.format(debug=args.debug).replace("gradcheck verify", "gradcheck golden check", 1)
-    print(text)
-    print(f"  golden cases: {len(outcomes)} run, {len(failures)} failed, {skipped} skipped (other loss or flags)")
+    _print(text)
+    _print(f"  golden cases: {len(outcomes)} run, {len(failures)} failed, {skipped} skipped (other loss or flags)")
     if args.json:
         _write_json(args.json, report.to_json() | {"golden": {"run": len(outcomes), "skipped": skipped}})
     return EXIT_AGREE if report.ok else EXIT_DISAGREE

@@ -164,9 +164,9 @@ def where_it_fails(outcome: Outcome, opts: Options) -> list[str]:
         bad = np.abs(a - ref[k]) > tol[k]
         if bad.any() and bad.sum() < bad.size:
             rows, cols = np.nonzero(bad)
-            if len(set(cols)) == 1:
+            if len(set(cols)) == 1 and a.shape[1] > 1:
                 notes.append(f"every failing entry of {k} is in column {cols[0]}")
-            elif len(set(rows)) == 1:
+            elif len(set(rows)) == 1 and a.shape[0] > 1:
                 notes.append(f"every failing entry of {k} is in row {rows[0]}")
     return notes
 
