@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .numeric import FDResult
-from .problem import GRAD_NAMES, Problem
+from .problem import GRAD_NAMES, GradcheckError, Problem
 from .roundoff import roundoff_spread
 
 EPS64 = float(np.finfo(np.float64).eps)
@@ -110,6 +110,8 @@ def roundoff_tolerance(problem: Problem, eps: float = EPS64) -> dict[str, np.nda
 
 def fd_tolerance(problem: Problem, fd: FDResult) -> dict[str, np.ndarray]:
     """tol_i for finite differences (any method) against an analytic gradient."""
+    if fd.error is None:
+        raise GradcheckError("fd_tolerance: the finite differences were taken without error estimates")
     tol = roundoff_tolerance(problem)
     return {k: FD_SAFETY * fd.error[k] + tol[k] for k in fd.error}
 
