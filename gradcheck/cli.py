@@ -50,6 +50,13 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    _print(run_bench(quick=args.quick))
+    return EXIT_AGREE
+
+
 def _golden_export(args: argparse.Namespace) -> int:
     from .golden import export
 
@@ -212,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="TARGET", help="package.module:function or path/to/file.py:function")
     _add_target_options(p)
     p.set_defaults(run=_verify)
+
+    p = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="time this harness against torch.autograd.gradcheck and jax.test_util.check_grads, side by side",
+        description="Full-Jacobian and directional gradient checks on one (16, 32, 16, 20) RNN with this harness, "
+        "torch.autograd.gradcheck (slow and fast mode) and jax.test_util.check_grads, in one run; then the "
+        "scaling of the backward recursion, the cost of the seed's series, and JAX compilation counts. "
+        "Tools that are not installed are listed as skipped (pip install torch==2.13.0 for the CPU build).",
+    )
+    p.add_argument("--quick", action="store_true", help="fewer repeats and sizes (about a minute)")
+    p.set_defaults(run=_bench)
 
     p = sub.add_parser(
         "golden",

@@ -32,7 +32,7 @@ if os.environ.get("GRADCHECK_JAX_CACHE", "1") != "0" and not jax.config.jax_comp
 
 PARAM_NAMES = ("U", "W", "V", "b_h", "b_y")
 MASKED_LOGIT = -1e300  # exp(MASKED_LOGIT - max q) == 0 exactly, and 0 * MASKED_LOGIT == 0 (no NaN)
-SIZE_FLOOR = 16  # D, H, K up to 16 share one bucket; above, the next power of two
+SIZE_FLOOR = 16  # max(D, H, K) up to 16 shares one bucket; above, the next power of two
 STEP_FLOOR = 64  # T up to 64 shares one bucket; above, the next power of two
 
 
@@ -85,7 +85,10 @@ def jax_gradients(params, xs, ys, h0=None, *, loss: str = "sum") -> dict:
     xs = np.asarray(xs, dtype=np.float64)
     (H, D), K, T = p["U"].shape, p["V"].shape[0], xs.shape[0]
     h0 = np.zeros(H) if h0 is None else np.asarray(h0, dtype=np.float64)
-    Db, Hb, Kb, Tb = (bucket(D, SIZE_FLOOR), bucket(H, SIZE_FLOOR), bucket(K, SIZE_FLOOR), bucket(T, STEP_FLOOR))
+    # One padded size for D, H and K together: a problem's bucket is (size, steps), so shapes
+    # up to 64 and T up to 256 make at most 3 x 3 = 9 compiled functions.
+    S, Tb = bucket(max(D, H, K), SIZE_FLOOR), bucket(T, STEP_FLOOR)
+    Db, Hb, Kb = S, S, S
     shapes = {"U": (Hb, Db), "W": (Hb, Hb), "V": (Kb, Hb), "b_h": (Hb,), "b_y": (Kb,)}
     padded = {k: _pad(p[k], shapes[k]) for k in PARAM_NAMES}
     E, (g, g_h0) = _value_and_grad(
