@@ -217,7 +217,7 @@ def scaling_rows(repeats: int, quick: bool) -> list[tuple[int, int, float, float
 
 def series_rows(quick: bool) -> list[tuple[int, int, float]]:
     """How long the seed's literal series takes (it is O(T^2 H^3))."""
-    sizes = [(20, 16), (50, 16), (100, 16), (50, 64)] if not quick else [(20, 16), (50, 16)]
+    sizes = [(20, 16), (50, 16), (100, 16), (100, 32), (100, 64)] if not quick else [(20, 16), (50, 16)]
     out = []
     for T, H in sizes:
         p = build_problem((8, H, 8, T), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)

@@ -50,6 +50,58 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
 
 
+def _fuzz(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .fuzz import Progress, builtin_check, campaign_problems, format_summary, run_campaign, target_check
+    from .oracle import Options, signature_problem
+    from .target import load_target
+
+    if args.minutes is not None and args.examples is not None:
+        raise GradcheckError("fuzz: give --minutes or --examples, not both")
+    if args.minutes is not None and args.minutes <= 0:
+        raise GradcheckError(f"--minutes: {args.minutes} is not > 0")
+    minutes = args.minutes if args.minutes is not None or args.examples is not None else 10.0
+    worst: dict[str, float] = {}
+    if args.target:
+        opts = _options(args, Options)
+        opts.check()
+        fn = load_target(args.target)
+        why = signature_problem(fn)
+        if why:
+            _print(f"gradcheck fuzz {args.target}: FAILED\n  {why}")
+            return EXIT_DISAGREE
+        from .fuzz import target_strategy
+
+        check, strat, what = target_check(fn, opts, worst), target_strategy(opts), args.target
+    else:
+        check, strat, what = builtin_check(worst), campaign_problems(), "the built-in gradients"
+    progress = Progress(what, args.examples)
+    try:
+        camp = run_campaign(check, strat, minutes=minutes, examples=args.examples, database=args.database,
+                            progress=progress)  # fmt: skip
+    finally:
+        progress.close()
+    camp.worst.update(worst)
+    camp.worst.pop("_this", None)
+    replay = shlex.join(["python", "-m", "gradcheck", "fuzz", *_replay_args(args), "--examples", "1"])
+    _print(format_summary(camp, what, replay))
+    if args.json:
+        _write_json(args.json, {"examples": camp.examples, "seconds": camp.seconds, "worst": camp.worst,
+                                "coverage": dict(camp.coverage), "failure": camp.failure})  # fmt: skip
+    return EXIT_DISAGREE if camp.failure else EXIT_AGREE
+
+
+def _replay_args(args: argparse.Namespace) -> list[str]:
+    """The command-line arguments that select the same problems and database."""
+    out = [args.target] if args.target else []
+    if args.target:
+        out += ["--loss", args.loss, "--dtype", args.dtype]
+        out += [f"--{k.replace('_', '-')}" for k in ("no_bias", "zero_h0", "one_hot_inputs", "same_io_dim")
+                if getattr(args, k)]  # fmt: skip
+    return [*out, "--database", args.database]
+
+
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -219,6 +271,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="TARGET", help="package.module:function or path/to/file.py:function")
     _add_target_options(p)
     p.set_defaults(run=_verify)
+
+    p = sub.add_parser(
+        "fuzz",
+        parents=[common],
+        help="a long Hypothesis campaign: the built-in gradients, or a TARGET (as verify)",
+        description="Fuzz the built-in gradients (recursion, series, truncation, finite differences, JAX; sizes "
+        "up to H = 128 and T = 200 across every regime) or a TARGET with verify's comparison, for --minutes or "
+        "--examples (default: 10 minutes). Failures are shrunk and saved in an example database, which "
+        "replays them first next time. Progress is live on a terminal.",
+        epilog="Exit codes: 0 no failure, 1 a failure (shrunk example and replay command printed), 2 usage error.",
+    )
+    p.add_argument("target", metavar="TARGET", nargs="?", help="package.module:function or file.py:function "
+                   "(omit to fuzz gradcheck's own gradients)")  # fmt: skip
+    p.add_argument("--minutes", type=float, help="run for this long (default 10 when --examples is not given)")
+    p.add_argument(
+        "--database",
+        metavar="DIR",
+        default=".gradcheck/fuzz-db",
+        help="the example database directory (default .gradcheck/fuzz-db; share one between machines)",
+    )
+    _add_target_options(p)
+    p.set_defaults(run=_fuzz, examples=None)
 
     p = sub.add_parser(
         "bench",

@@ -64,6 +64,7 @@ def coverage(outcomes: list[Outcome], opts: Options) -> dict[str, Any]:
         ),
         "a gradient entry > 5": sum(f["max_grad"] > 5 for f in fs),
         "exploding (a gradient entry > 1e3)": sum(f["max_grad"] > 1e3 for f in fs),
+        "ill-conditioned (not judged)": sum(o.kind == "ill-conditioned" for o in outcomes),
         "max |logit|": max(f["max_abs_logit"] for f in fs),
         "max |gradient entry|": max(f["max_grad"] for f in fs),
     }
@@ -199,7 +200,7 @@ def probes(fn, opts: Options) -> list[str]:
 
 def build_report(name: str, fn, opts: Options, found: Search, run_probes: bool = True) -> Report:
     report = Report(name, opts, ok=found.final is None, problems_run=len(found.seen), note=found.note)
-    report.coverage = coverage([o for o in found.seen if o.kind in ("agree", "mismatch")], opts)
+    report.coverage = coverage([o for o in found.seen if o.kind in ("agree", "mismatch", "ill-conditioned")], opts)
     report.worst = _worst(found.seen)
     if found.final is None:
         return report

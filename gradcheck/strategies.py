@@ -128,6 +128,8 @@ def problems(
     max_H: int = 16,
     max_K: int = 16,
     max_T: int = 50,
+    min_H: int = 1,
+    min_T: int = 1,
     regimes: tuple[str, ...] = REGIMES,
     one_hot_inputs: bool | None = None,
     zero_h0: bool | None = None,
@@ -146,10 +148,9 @@ def problems(
     """
     regime = draw(st.sampled_from(regimes))
     D = draw(st.integers(1, max_D))
-    H = draw(st.integers(1, max_H))
+    H = draw(st.integers(min_H, max_H))
     K = D if same_io_dim else draw(st.integers(1, max_K))
-    min_T = min(10, max_T) if regime == "large_gradient" else 1
-    T = draw(st.integers(min_T, max_T))
+    T = draw(st.integers(max(min_T, min(10, max_T) if regime == "large_gradient" else 1), max_T))
     scales = _scales(lambda lo, hi: draw(st.floats(lo, hi)), regime, LOGIT_OFFSETS[dtype])
     flags = {
         "one_hot_inputs": draw(st.booleans()) if one_hot_inputs is None else one_hot_inputs,

@@ -1,0 +1,287 @@
+"""`gradcheck fuzz`: long Hypothesis campaigns, of the built-in gradients or of a TARGET.
+
+Built-in: every example checks the hand-derived gradients against JAX (every entry), the
+seed's series against the recursion (where the O(T^2 H^3) series is affordable), truncation
+at k >= T against the full gradient, and finite differences (the full Jacobian with per-entry
+error estimates or the complex step where affordable, otherwise a directional difference).
+The campaign draws sizes up to H = 128 and T = 200 (one problem in five is large) across every
+regime, records the worst error/tol per comparison, and steers Hypothesis (`target()`) toward
+problems with larger errors, larger logits and longer saturated runs.
+
+TARGET: the oracle's comparison of `verify`, with its options, run for as long as asked.
+
+Runs are cut into batches of examples; a failure stops the run, is shrunk, and is saved in the
+example database, so the next run replays it first. Exit codes as verify: 0, 1, 2.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import HealthCheck, event, given, settings, target
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from .bptt import _bptt, _series, _truncated
+from .compare import FD_SAFETY, ParamCheck, compare_grads, fd_tolerance, roundoff_check
+from .numeric import directional_derivative, fd_estimate, random_direction
+from .oracle import Options, run_once, strategy
+from .problem import GRAD_NAMES, Problem, as_contract_inputs
+from .strategies import features, problems
+
+DEFAULT_DATABASE = ".gradcheck/fuzz-db"  # under the directory the command runs in (the project)
+BATCH = 200  # examples per Hypothesis run: progress and the time limit are checked between batches
+# Per-example budgets: the full finite-difference Jacobian costs about 3 P T H^2 flops and the
+# series T^2 (2 H^3 + H^2 D); above these (about 50 ms each), the cheap directional check stands in.
+FULL_FD_FLOPS = 3e8
+SERIES_FLOPS = 1e8
+
+
+def campaign_problems():
+    """Four problems in five small (D, H, K <= 16, T <= 50), one large (H 17..128, T 51..200)."""
+    small = problems(one_hot_inputs=None, zero_h0=None, soft_targets=None, loss=None)
+    large = problems(
+        max_D=32, max_H=128, max_K=32, max_T=200, min_H=17, min_T=51, one_hot_inputs=None, zero_h0=None, loss=None
+    )
+    return st.integers(0, 4).flatmap(lambda tier: large if tier == 4 else small)
+
+
+class Disagreement(AssertionError):
+    def __init__(self, what: str, checks: list[ParamCheck], problem: Problem):
+        from .compare import describe
+
+        super().__init__(f"{what}\n{describe([c for c in checks if not c.ok])}")
+        self.what, self.checks, self.problem = what, checks, problem
+
+
+def _regime_events(problem: Problem) -> dict[str, float]:
+    f = features(problem)
+    event(f"H {'<= 16' if f['H'] <= 16 else '17..64' if f['H'] <= 64 else '65..128'}")
+    event(f"T {'<= 50' if f['T'] <= 50 else '51..200'}")
+    event("saturated tanh (|p| > 20)" if f["max_abs_p"] > 20 else "tanh not saturated")
+    event("logits over 500" if f["max_abs_logit"] > 500 else "logits up to 500")
+    event("h0 != 0" if f["h0_nonzero"] else "h0 = 0")
+    event(f"loss {problem.loss}")
+    target(float(np.log10(1 + f["max_abs_logit"])), label="log10(1 + max |logit|)")
+    target(float(f["saturated_fraction"]), label="fraction of saturated units")
+    return f
+
+
+def check_builtin(problem: Problem, worst: dict[str, float]) -> None:
+    """One example of the built-in campaign; raises Disagreement on any false alarm."""
+    f = _regime_events(problem)
+    D, H, K, T = problem.sizes
+    exact, (tol, judgeable) = _bptt(problem), roundoff_check(problem)
+    if not judgeable:
+        event("ill-conditioned (not judged)")
+        return
+    comparisons: list[tuple[str, Callable[[], tuple[dict, dict]]]] = []
+
+    def jax_ref():
+        from reference import jax_gradients
+
+        return jax_gradients(*as_contract_inputs(problem), loss=problem.loss), tol
+
+    comparisons.append(("recursion vs JAX", jax_ref))
+    comparisons.append(("truncation k >= T vs recursion", lambda: (_truncated(problem, T), tol)))
+    if T * T * (2 * H**3 + H * H * D) <= SERIES_FLOPS:
+        comparisons.append(("series vs recursion", lambda: (_series(problem), tol)))
+    P = H * (D + H + 2) + K * (H + 1)
+    if 3 * P * T * H * (H + K) <= FULL_FD_FLOPS:
+        method = ("central", "complex")[int(f["T"]) % 2]  # alternate, cheaply and deterministically
+        name = "recursion vs central FD" if method == "central" else "recursion vs complex step"
+
+        def fd(method=method):
+            est = fd_estimate(problem, method)
+            return est.grads, fd_tolerance(problem, est)
+
+        comparisons.append((name, fd))
+    for name, run in comparisons:
+        other, t = run()
+        checks = compare_grads(exact, other, t, GRAD_NAMES)
+        _record(worst, name, max(c.ratio for c in checks))
+        if not all(c.ok for c in checks):
+            raise Disagreement(name, checks, problem)
+    if 3 * P * T * H * (H + K) > FULL_FD_FLOPS:
+        d = directional_derivative(problem, exact, random_direction(problem, np.random.default_rng(T)))
+        ratio = abs(d.numeric - d.analytic) / (FD_SAFETY * d.error) if d.error > 0 else 0.0
+        _record(worst, "recursion vs directional FD", ratio)
+        if ratio > 1:
+            raise AssertionError(f"directional derivative {d.analytic!r} vs central difference {d.numeric!r}")
+    target(max(worst.get("_this", 0.0), 0.0), label="worst error / tol")
+
+
+def _record(worst: dict[str, float], name: str, ratio: float) -> None:
+    worst[name] = max(worst.get(name, 0.0), ratio)
+    worst["_this"] = max(worst.get("_this", 0.0), ratio)
+
+
+@dataclass
+class Campaign:
+    examples: int = 0
+    seconds: float = 0.0
+    worst: dict[str, float] = field(default_factory=dict)
+    coverage: Counter = field(default_factory=Counter)
+    failure: str | None = None
+    failing_problem: Problem | None = None
+
+
+def _coverage(c: Counter, problem: Problem) -> None:
+    f = features(problem)
+    c["examples"] += 1
+    c["H > 16"] += f["H"] > 16
+    c["H > 64"] += f["H"] > 64
+    c["T > 50"] += f["T"] > 50
+    c["T > 100"] += f["T"] > 100
+    c["saturated (|p| > 20)"] += f["max_abs_p"] > 20
+    c["logits over 500"] += f["max_abs_logit"] > 500
+    c["h0 != 0"] += bool(f["h0_nonzero"])
+    c["one-hot inputs"] += bool(f["one_hot"])
+    c["ill-conditioned (not judged)"] += not roundoff_check(problem)[1]
+
+
+def run_campaign(
+    check: Callable[[Problem], None],
+    strategy_,
+    *,
+    minutes: float | None,
+    examples: int | None,
+    database: str,
+    progress: Callable[[Campaign, float | None], None],
+) -> Campaign:
+    """Batches of BATCH examples until the time or example budget is spent, or a failure."""
+    camp, start = Campaign(), time.perf_counter()
+    deadline = start + 60 * minutes if minutes else None
+    db = DirectoryBasedExampleDatabase(database)
+    while True:
+        left = None if examples is None else examples - camp.examples
+        if (left is not None and left <= 0) or (deadline and time.perf_counter() >= deadline):
+            break
+        n = BATCH if left is None else min(BATCH, left)
+
+        @settings(
+            max_examples=n,
+            database=db,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=False,
+            print_blob=False,
+            report_multiple_bugs=False,
+        )
+        @given(strategy_)
+        def prop(problem):
+            if deadline and time.perf_counter() >= deadline:
+                return  # out of time: the rest of this batch passes trivially and is not counted
+            _coverage(camp.coverage, problem)
+            camp.examples += 1
+            check(problem)
+            progress(camp, deadline)
+
+        try:
+            prop()
+        except Disagreement as e:
+            camp.failure, camp.failing_problem = str(e), e.problem
+            break
+        except AssertionError as e:
+            camp.failure = str(e)
+            break
+    camp.seconds = time.perf_counter() - start
+    camp.worst.pop("_this", None)
+    return camp
+
+
+def builtin_check(worst: dict[str, float]) -> Callable[[Problem], None]:
+    def check(problem: Problem) -> None:
+        worst["_this"] = 0.0
+        check_builtin(problem, worst)
+
+    return check
+
+
+def target_check(fn: Callable, opts: Options, worst: dict[str, float]) -> Callable[[Problem], None]:
+    """The oracle's judgement of one problem, with coverage events and steering."""
+
+    def check(problem: Problem) -> None:
+        _regime_events(problem)
+        out = run_once(fn, problem, opts)
+        ratio = max((c.ratio for c in out.checks), default=0.0)
+        _record(worst, "implementation vs reference", ratio)
+        target(min(ratio, 1e6), label="worst error / tol")
+        if not out.ok:
+            raise Disagreement(out.message, out.checks, problem)
+
+    return check
+
+
+def target_strategy(opts: Options):
+    return strategy(opts)
+
+
+def format_summary(camp: Campaign, what: str, replay: str) -> str:
+    rate = camp.examples / camp.seconds if camp.seconds else 0.0
+    lines = [f"gradcheck fuzz {what}: {'FAILED' if camp.failure else 'no failure'} after {camp.examples} examples "
+             f"in {camp.seconds:.0f} s ({rate:.1f}/s)"]  # fmt: skip
+    cov = camp.coverage
+    if cov:
+        lines.append("  covered: " + "; ".join(f"{k} {v}" for k, v in cov.items() if k != "examples"))
+    if camp.worst:
+        lines.append("  worst error / tolerance seen (<= 1 agrees):")
+        lines += [f"    {k:34} {v:.3g}" for k, v in sorted(camp.worst.items())]
+    if camp.failure:
+        lines.append("  FAILURE (shrunk):")
+        lines += ["    " + line for line in camp.failure.splitlines()]
+        if camp.failing_problem is not None:
+            from .diagnosis import _arrays, _sizes
+
+            lines.append(f"  smallest failing problem: {_sizes(camp.failing_problem)}")
+            lines += _arrays(camp.failing_problem)
+        lines.append(f"  replay (the example database holds it): {replay}")
+    return "\n".join(lines)
+
+
+class Progress:
+    """Live progress: a rich panel on a terminal, a plain line every 10 s otherwise."""
+
+    def __init__(self, what: str, total_examples: int | None):
+        import sys
+
+        self.what, self.total, self.last = what, total_examples, 0.0
+        self.start = time.perf_counter()
+        self.live = None
+        if sys.stdout.isatty():
+            try:
+                from rich.live import Live
+
+                self.live = Live(refresh_per_second=4, transient=True)
+                self.live.start()
+            except ImportError:
+                self.live = None
+
+    def __call__(self, camp: Campaign, deadline: float | None) -> None:
+        now = time.perf_counter()
+        if now - self.last < (0.25 if self.live else 10.0):
+            return
+        self.last = now
+        elapsed = now - self.start
+        rate = camp.examples / elapsed if elapsed else 0.0
+        if deadline:
+            left = f"{max(0.0, deadline - now) / 60:.1f} min left"
+        elif self.total:
+            left = f"~{(self.total - camp.examples) / rate / 60:.1f} min left" if rate else ""
+        else:
+            left = ""
+        worst = max((v for k, v in camp.worst.items() if k != "_this"), default=0.0)
+        cov = ", ".join(f"{k} {v}" for k, v in camp.coverage.items() if k != "examples")
+        line = f"{self.what}: {camp.examples} examples, {rate:.1f}/s, {left}; worst error/tol {worst:.3g}\n  {cov}"
+        if self.live is not None:
+            self.live.update(line)
+        else:
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
