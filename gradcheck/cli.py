@@ -45,6 +45,8 @@ def _verify(args: argparse.Namespace) -> int:
 
     report = verify(args.target, _options(args, Options))
     _print(report.format(debug=args.debug))
+    if args.plot:
+        _plot_failure(args.plot, report)
     if args.json:
         _write_json(args.json, report.to_json())
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
@@ -141,6 +143,31 @@ def _golden_check(args: argparse.Namespace) -> int:
     if args.json:
         _write_json(args.json, report.to_json() | {"golden": {"run": len(outcomes), "skipped": skipped}})
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
+
+
+def _plot_failure(path: str, report) -> None:
+    """Error maps of the first failing problem the search met (larger than the shrunk one)."""
+    from .compare import roundoff_tolerance
+    from .oracle import EPS, reference
+    from .plot import error_maps
+
+    f = report.first_failure
+    if f is None or f.kind != "mismatch" or not f.result:
+        _print(f"  --plot: nothing to draw ({'no failure' if f is None else 'the failure is not a numeric mismatch'})")
+        return
+    D, H, K, T = f.problem.sizes
+    tol = roundoff_tolerance(f.problem, EPS[report.options.dtype])
+    title = f"{report.target} vs reference: first failing problem found, D={D} H={H} K={K} T={T}"
+    error_maps(path, f.result, reference(f.problem, report.options), tol, title)
+    _print(f"  --plot: error maps of the first failing problem (D={D} H={H} K={K} T={T}) written to {path}")
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plot import step_curves, timestep_terms
+
+    out = (step_curves if args.picture == "steps" else timestep_terms)(args.out)
+    _print(f"gradcheck plot {args.picture}: wrote {out}")
+    return EXIT_AGREE
 
 
 def _options(args: argparse.Namespace, Options):
@@ -270,7 +297,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("target", metavar="TARGET", help="package.module:function or path/to/file.py:function")
     _add_target_options(p)
+    p.add_argument("--plot", metavar="FILE.png", help="on a failure, draw per-parameter error maps to FILE.png "
+                   "(needs matplotlib)")  # fmt: skip
     p.set_defaults(run=_verify)
+
+    p = sub.add_parser(
+        "plot",
+        parents=[common],
+        help="draw a picture: FD error against step size, or the seed's series term by term",
+        description="steps: finite-difference error against the step h for each parameter (the V of truncation "
+        "against round-off, with the harness's step marked). timesteps: the size of each term of the seed's "
+        "series for dE_t/dW against t - k, for several scales of W (vanishing and exploding gradients). "
+        "Needs matplotlib (pip install 'gradcheck-rnn[plot]').",
+    )
+    p.add_argument("picture", choices=("steps", "timesteps"))
+    p.add_argument("--out", metavar="FILE.png", required=True, help="where to write the PNG")
+    p.set_defaults(run=_plot)
 
     p = sub.add_parser(
         "fuzz",

@@ -34,6 +34,7 @@ class Report:
     problems_run: int = 0
     coverage: dict[str, Any] = field(default_factory=dict)
     failure: Outcome | None = None
+    first_failure: Outcome | None = None  # the first failure the search met, before shrinking
     diagnosis: list[str] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
     worst: list[dict] = field(default_factory=list)
@@ -206,6 +207,7 @@ def build_report(name: str, fn, opts: Options, found: Search, run_probes: bool =
         return report
     f = found.final
     report.failure, report.kind, report.message = f, f.kind, f.message
+    report.first_failure = found.failures[0] if found.failures else f
     if f.kind in ("mismatch", "nonfinite"):
         report.diagnosis = diagnose([*found.failures, f], opts)
         report.probes = where_it_fails(f, opts) + ([] if report.diagnosis or not run_probes else probes(fn, opts))

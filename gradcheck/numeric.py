@@ -265,8 +265,7 @@ def fd_estimate(
         error = EPS * (problem.Y.shape[1] + 2) * res.scale / COMPLEX_STEP
     elif not estimate_error:
         step = fd_step(theta)
-        plus, minus = _sweep(problem, fw, ent, [step, -step])
-        grad, error = (plus.change - minus.change) / (2 * step), None
+        grad, error = _plain_central(problem, fw, ent, step), None
     else:
         eps_E = roundoff_spread(problem, EPS, fw).loss  # round-off scale of one evaluation of E
         step, d1, A, ok = _refined_central(problem, fw, ent, fd_step(theta), eps_E)
@@ -277,6 +276,22 @@ def fd_estimate(
     unflat = lambda a, k: a[sizes[k] : sizes[k + 1]].reshape(_theta(problem, names[k]).shape)
     grads, steps = ({n: unflat(a, k) for k, n in enumerate(names)} for a in (grad, step))
     return FDResult(grads, None if error is None else {n: unflat(error, k) for k, n in enumerate(names)}, steps)
+
+
+def _plain_central(problem: Problem, fw: Forward, ent: Entries, step: np.ndarray) -> np.ndarray:
+    plus, minus = _sweep(problem, fw, ent, [step, -step])
+    return (plus.change - minus.change) / (2 * step)
+
+
+def central_differences(problem: Problem, relative_step: float) -> dict[str, np.ndarray]:
+    """Plain central differences with step relative_step * max(1, |θ_i|) (for step-size studies)."""
+    fw = forward(problem)
+    parts = [_entries(problem, fw, n) for n in GRAD_NAMES]
+    ent = Entries(*(np.concatenate(a) for a in zip(*parts, strict=True)))
+    theta = np.concatenate([_theta(problem, n).ravel() for n in GRAD_NAMES])
+    flat = _plain_central(problem, fw, ent, relative_step * np.maximum(1.0, np.abs(theta)))
+    sizes = np.cumsum([0] + [len(p.r) for p in parts])
+    return {n: flat[sizes[k] : sizes[k + 1]].reshape(_theta(problem, n).shape) for k, n in enumerate(GRAD_NAMES)}
 
 
 def _refined_central(problem: Problem, fw: Forward, ent: Entries, h: np.ndarray, eps_E: float) -> tuple:

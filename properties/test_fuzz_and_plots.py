@@ -1,0 +1,77 @@
+"""The fuzz command, the pictures and the benchmark's verdicts (correctness only: no timings here)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from gradcheck.cli import main
+
+IMPLS = Path(__file__).parent / "impls"
+
+
+def test_fuzz_of_the_builtin_gradients_runs_clean(tmp_path, capsys):
+    code = main(["fuzz", "--examples", "40", "--database", str(tmp_path / "db")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "no failure after 40 examples" in out and "recursion vs JAX" in out
+
+
+def test_fuzz_of_a_buggy_target_fails_shrinks_and_replays(tmp_path, capsys):
+    db = str(tmp_path / "db")
+    target = f"{IMPLS}/bug_h_t_for_h_prev.py:grads"
+    assert main(["fuzz", target, "--examples", "100", "--database", db]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "smallest failing problem: D=1 H=1" in out and "replay" in out
+    # the database replays the failure first: one example is enough
+    assert main(["fuzz", target, "--examples", "1", "--database", db]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED after" in out and "smallest failing problem: D=1 H=1" in out
+
+
+def test_fuzz_rejects_two_budgets(tmp_path, capsys):
+    assert main(["fuzz", "--examples", "5", "--minutes", "1", "--database", str(tmp_path)]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("picture", ["steps", "timesteps"])
+def test_plots_are_written(tmp_path, picture):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / f"{picture}.png"
+    assert main(["plot", picture, "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_verify_plot_draws_error_maps_of_a_failure(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "maps.png"
+    assert main(["verify", f"{IMPLS}/bug_x0_ignored.py:grads", "--plot", str(out)]) == 1
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_without_matplotlib_is_a_usage_error(monkeypatch, tmp_path, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    assert main(["plot", "steps", "--out", str(tmp_path / "x.png")]) == 2
+    assert "needs matplotlib" in capsys.readouterr().err
+
+
+def test_bench_verdicts_on_a_correct_gradient_are_right():
+    """The benchmark's own rows judge the exact gradient correct (its times are not asserted)."""
+    from gradcheck.bench import harness_rows
+    from gradcheck.bptt import _bptt
+    from gradcheck.strategies import Scales, build_problem
+
+    problem = build_problem((3, 4, 3, 5), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
+    rows, _ = harness_rows(problem, _bptt(problem), repeats=1)
+    assert all(r.verdict in ("agree", "-") for r in rows), [(r.what, r.verdict) for r in rows]
+    if importlib.util.find_spec("jax"):
+        assert any(r.what.startswith("vs JAX") for r in rows)
