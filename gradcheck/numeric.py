@@ -5,15 +5,14 @@ Central differences (every entry θ_i of every parameter, and of h_0), with c(δ
     D(h) = (c(h) - c(-h)) / 2h = dE/dθ_i + h^2 E'''/6 + O(h^4)
 
 The error is truncation plus round-off, eps_E / h, where eps_E is the round-off scale of
-computing E (`roundoff.roundoff_spread`). One more evaluation, at 2h, estimates the truncation
-for each entry:
-
-    A = c(2h) - 3 c(h) - c(-h) = h^3 E''' + O(h^4),   so   |D(h) - dE/dθ_i| ~ |A| / 6h
-
-and Richardson extrapolation D(h) - A / 6h removes the h^2 term. The estimate holds while h is
-in the asymptotic range, which we check directly: the perturbation by 2h must move every h_t
-and q_t by less than LINEAR_RANGE; where it does not (exploding, chaotic recurrences), h is
-divided by 4. The complex step
+computing E (`roundoff.roundoff_spread`). A second difference at 2h estimates the truncation
+for each entry, D(2h) - D(h) = 3 h^2 E'''/6 + O(h^4), and Richardson extrapolation
+(4 D(h) - D(2h)) / 3 removes the h^2 term. (A one-sided third point, c(2h) - 3 c(h) - c(-h),
+would save one evaluation, but it mixes in the even derivatives, and about one problem in ten
+thousand has an E'''' large enough to spoil it.) The estimate holds while h is in the
+asymptotic range, which we check directly: the perturbation by 2h must move every h_t and q_t
+by less than LINEAR_RANGE; where it does not (exploding, chaotic recurrences), h is divided
+by 4. The complex step
 
     dE/dθ_i = Im E(θ + i h e_i) / h + O(h^2)
 
@@ -128,6 +127,12 @@ def _hidden_rows(problem: Problem, fw: Forward, ent: Entries, delta: np.ndarray,
     (U, W, V, b_h, _b_y), xs, w = problem.params, problem.xs, problem.weights
     T, H = xs.shape[0], W.shape[0]
     t0 = int(ent.start.min())
+    # One more row with δ = 0 runs the unperturbed recurrence through the same batched code: the
+    # changes are taken from it, not from model.forward's states, whose rounding differs slightly
+    # (the recurrence can grow that difference to 1e-11, and it would bias c(2h) - 3 c(h) - c(-h)).
+    n_rows = len(delta)
+    ent = Entries(*(np.append(a, a[:1] * 0 + (KINDS.index("b_h") if k == 0 else 0)) for k, a in enumerate(ent)))
+    delta = np.append(delta, delta[:1] * 0)
     B, rows = len(delta), np.arange(len(delta))
     kind = ent.kind
     is_U, is_W, is_b = kind == KINDS.index("U"), kind == KINDS.index("W"), kind == KINDS.index("b_h")
@@ -154,7 +159,7 @@ def _hidden_rows(problem: Problem, fw: Forward, ent: Entries, delta: np.ndarray,
         np.tanh(P, out=S)
         # The loss change of each row from its logits' change dq = V (h_t - h_t(θ)), without
         # forming E itself: E_t(q + dq) - E_t(q) = sigma_t log1p(sum_k yhat_k expm1(dq_k)) - y_t . dq
-        np.subtract(S, fw.hs[t + 1], out=dS)
+        np.subtract(S, S[-1], out=dS)
         np.matmul(dS, VT, out=dq)
         if operands is None:
             lse_change = np.log1p(np.expm1(dq) @ yhat[t])
@@ -175,7 +180,7 @@ def _hidden_rows(problem: Problem, fw: Forward, ent: Entries, delta: np.ndarray,
             np.maximum(moved_q, np.abs(dq[track]), out=moved_q)
     if moved_h is not None:
         out.deviation[track] = np.maximum(moved_h.max(axis=1), moved_q.max(axis=1))
-    return out
+    return Rows(*(a[:n_rows] for a in out))
 
 
 def _output_rows(problem: Problem, fw: Forward, ent: Entries, delta: np.ndarray, track: slice) -> Rows:
@@ -268,10 +273,10 @@ def fd_estimate(
         grad, error = _plain_central(problem, fw, ent, step), None
     else:
         eps_E = roundoff_spread(problem, EPS, fw).loss  # round-off scale of one evaluation of E
-        step, d1, A, ok = _refined_central(problem, fw, ent, fd_step(theta), eps_E)
-        truncation = np.abs(A) / (6 * step)  # |h^2 E'''/6| to leading order
+        step, d1, d2, ok = _refined_central(problem, fw, ent, fd_step(theta), eps_E)
+        truncation = np.abs(d2 - d1) / 3  # |h^2 E'''/6| to leading order
         roundoff = eps_E / step  # c(h) and c(-h), each off by about eps_E, over 2h
-        grad = np.where(ok, d1 - A / (6 * step) if method == "richardson" else d1, 0.0)  # 0: unresolved
+        grad = np.where(ok, (4 * d1 - d2) / 3 if method == "richardson" else d1, 0.0)  # 0: unresolved
         error = np.where(ok, truncation + roundoff * (2.0 if method == "richardson" else 1.0), np.inf)
     unflat = lambda a, k: a[sizes[k] : sizes[k + 1]].reshape(_theta(problem, names[k]).shape)
     grads, steps = ({n: unflat(a, k) for k, n in enumerate(names)} for a in (grad, step))
@@ -295,26 +300,26 @@ def central_differences(problem: Problem, relative_step: float) -> dict[str, np.
 
 
 def _refined_central(problem: Problem, fw: Forward, ent: Entries, h: np.ndarray, eps_E: float) -> tuple:
-    """D(h) and A = c(2h) - 3 c(h) - c(-h) per entry, h divided by 4 where 2h is not linear.
+    """D(h) and D(2h) per entry, with h divided by 4 where 2h is not in the linear range.
 
     Where the loss has structure on a scale below h (exploding, chaotic recurrences) D(h) can be
     wrong by O(1) while looking smooth; the size of the state perturbation exposes it. Returns
-    h, D(h), A and whether h passed (entries that never pass are unresolved).
+    h, D(h), D(2h) and whether h passed (entries that never pass are unresolved).
     """
-    h, d1, A = h.copy(), np.zeros(len(h)), np.zeros(len(h))
+    h, d1, d2 = h.copy(), np.zeros(len(h)), np.zeros(len(h))
     todo = np.arange(len(h))
     ok = np.zeros(len(h), dtype=bool)
     for _ in range(MAX_REFINE + 1):
         hb = h[todo]
-        plus, minus, twice = _sweep(problem, fw, ent.take(todo), [hb, -hb, 2 * hb], track=2)
+        plus, minus, plus2, minus2 = _sweep(problem, fw, ent.take(todo), [hb, -hb, 2 * hb, -2 * hb], track=2)
         d1[todo] = (plus.change - minus.change) / (2 * hb)
-        A[todo] = twice.change - 3 * plus.change - minus.change
-        ok[todo] = twice.deviation <= LINEAR_RANGE
+        d2[todo] = (plus2.change - minus2.change) / (4 * hb)
+        ok[todo] = plus2.deviation <= LINEAR_RANGE
         todo = todo[~ok[todo]]
         if todo.size == 0:
             break
         h[todo] /= 4
-    return h, d1, A, ok
+    return h, d1, d2, ok
 
 
 def fd_gradients(
@@ -390,13 +395,13 @@ def directional_derivative(
     theta_max = max(float(np.max(np.abs(_theta(problem, n)))) for n in GRAD_NAMES)
     h = float(fd_step(np.array(theta_max)))
     for _ in range(MAX_REFINE + 1):
-        (plus, _), (minus, _), (twice, moved) = c(h), c(-h), c(2 * h)
+        (plus, _), (minus, _), (plus2, moved), (minus2, _) = c(h), c(-h), c(2 * h), c(-2 * h)
         if moved <= LINEAR_RANGE:
             break
         h /= 4
-    d1, A = (plus - minus) / (2 * h), twice - 3 * plus - minus
+    d1, d2 = (plus - minus) / (2 * h), (plus2 - minus2) / (4 * h)
     analytic = float(sum(np.sum(grads[n] * v[n]) for n in GRAD_NAMES))
-    error = abs(A) / (6 * h) + eps_E / h if moved <= LINEAR_RANGE else np.inf
+    error = abs(d2 - d1) / 3 + eps_E / h if moved <= LINEAR_RANGE else np.inf
     return Directional(analytic, float(d1), float(error), h)
 
 
