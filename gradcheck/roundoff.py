@@ -32,8 +32,11 @@ from .bptt import backward_recursion, output_error
 from .model import Forward, forward, log_softmax, step_losses
 from .problem import Problem
 
-# tanh, exp and log in numpy (glibc) and XLA are accurate to within a few ulps; 4 covers them.
-ULPS = 4.0
+# The perturbed runs stand for another implementation, so an elementary function's noise is
+# the largest difference between two libraries' results: XLA's float64 tanh differs from
+# numpy's by up to 6 ulps near saturation (and 1 - h^2 by up to 7 eps), exp by 2, log by 1
+# (measured over 300,000 points in [-20, 20]); 8 covers them.
+ULPS = 8.0
 # Perturbed runs per problem. In two of them tanh and 1 - h^2 err the same way at every step
 # (a library whose tanh rounds differently from another's does so at every step, and through
 # a run of saturated units the products T^t W T^{t-1} ... compound such a bias step by step,
