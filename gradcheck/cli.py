@@ -81,10 +81,9 @@ def _fuzz(args: argparse.Namespace) -> int:
     progress = Progress(what, args.examples)
     try:
         camp = run_campaign(check, strat, minutes=minutes, examples=args.examples, database=args.database,
-                            progress=progress)  # fmt: skip
+                            progress=progress, worst=worst)  # fmt: skip
     finally:
         progress.close()
-    camp.worst.update(worst)
     camp.worst.pop("_this", None)
     replay = shlex.join(["python", "-m", "gradcheck", "fuzz", *_replay_args(args), "--examples", "1"])
     _print(format_summary(camp, what, replay))

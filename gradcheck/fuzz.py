@@ -152,9 +152,13 @@ def run_campaign(
     examples: int | None,
     database: str,
     progress: Callable[[Campaign, float | None], None],
+    worst: dict[str, float] | None = None,
 ) -> Campaign:
-    """Batches of BATCH examples until the time or example budget is spent, or a failure."""
-    camp, start = Campaign(), time.perf_counter()
+    """Batches of BATCH examples until the time or example budget is spent, or a failure.
+
+    worst is the dict the check records its worst error/tol in (shown live and in the summary).
+    """
+    camp, start = Campaign(worst=worst if worst is not None else {}), time.perf_counter()
     deadline = start + 60 * minutes if minutes else None
     db = DirectoryBasedExampleDatabase(database)
     while True:

@@ -49,7 +49,7 @@ SEED = 20261125  # fixed: the same problem always gets the same tolerance (no fl
 class Spread(NamedTuple):
     loss: float  # how far round-off moves E
     grads: dict[str, np.ndarray]  # how far it moves each gradient entry (parameters and "h0")
-    relative: float  # max over parameters of max_i spread_i / max_i |dE/dθ_i|: the conditioning
+    states: float  # how far round-off moves any h_t (|h_t| <= 1): the recurrence's conditioning
 
 
 def _noisy_forward(problem: Problem, fw: Forward, eps: float, xi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,5 +145,4 @@ def roundoff_spread(problem: Problem, eps: float, fw: Forward | None = None) -> 
     grads = {k: np.max(np.abs(noisy[k] - ref[k]), axis=0) + eps * sums[k] for k in ref}
     loss_terms = (T + 2) * np.abs(w) @ np.abs(fw.E)
     loss = float(np.max(np.abs((E - fw.E) @ w)) + eps * loss_terms)
-    relative = max(float(np.max(grads[k]) / max(np.max(np.abs(ref[k])), 1e-300)) for k in ref)
-    return Spread(loss, grads, relative)
+    return Spread(loss, grads, float(np.max(np.abs(hs - fw.hs[None]))))
