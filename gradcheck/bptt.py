@@ -208,11 +208,6 @@ def per_step_gradients(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any = No
     return _per_step(make_problem(params, xs, ys, h0))
 
 
-def grads_only(result: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The arrays of a gradient dict, without "loss"."""
-    return {k: v for k, v in result.items() if k != "loss"}
-
-
 __all__ = [
     "PARAM_NAMES",
     "bptt_gradients",

@@ -8,10 +8,13 @@ Errors are one line on stderr; --debug shows the traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from .problem import GradcheckError
+
+DEFAULT_DATABASE = ".gradcheck/fuzz-db"  # under the directory the command runs in (the project)
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 3  # a bug in gradcheck itself (please report it with the --debug traceback)
@@ -44,7 +47,7 @@ def _verify(args: argparse.Namespace) -> int:
     from .oracle import Options, verify
 
     report = verify(args.target, _options(args, Options))
-    _print(report.format(debug=args.debug))
+    _print(report.format(debug=getattr(args, "debug", False)))
     if args.plot:
         _plot_failure(args.plot, report)
     if args.json:
@@ -54,6 +57,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _fuzz(args: argparse.Namespace) -> int:
     import shlex
+    from dataclasses import replace
 
     from .fuzz import Progress, builtin_check, campaign_problems, format_summary, run_campaign, target_check
     from .oracle import Options, signature_problem
@@ -64,9 +68,13 @@ def _fuzz(args: argparse.Namespace) -> int:
     if args.minutes is not None and args.minutes <= 0:
         raise GradcheckError(f"--minutes: {args.minutes} is not > 0")
     minutes = args.minutes if args.minutes is not None or args.examples is not None else 10.0
+    if os.path.exists(args.database) and not os.path.isdir(args.database):
+        raise GradcheckError(f"--database: {args.database!r} exists and is not a directory")
+    if args.seed is not None and args.seed < 0:
+        raise GradcheckError(f"--seed: {args.seed} is not >= 0")
     worst: dict[str, float] = {}
     if args.target:
-        opts = _options(args, Options)
+        opts = replace(_options(args, Options), examples=1, seed=0)  # the campaign sets its own budget
         opts.check()
         fn = load_target(args.target)
         why = signature_problem(fn)
@@ -81,7 +89,7 @@ def _fuzz(args: argparse.Namespace) -> int:
     progress = Progress(what, args.examples)
     try:
         camp = run_campaign(check, strat, minutes=minutes, examples=args.examples, database=args.database,
-                            progress=progress, worst=worst)  # fmt: skip
+                            progress=progress, worst=worst, seed=args.seed)  # fmt: skip
     finally:
         progress.close()
     camp.worst.pop("_this", None)
@@ -97,7 +105,8 @@ def _replay_args(args: argparse.Namespace) -> list[str]:
     """The command-line arguments that select the same problems and database."""
     out = [args.target] if args.target else []
     if args.target:
-        out += ["--loss", args.loss, "--dtype", args.dtype]
+        out += ["--loss", args.loss, "--dtype", args.dtype, "--reference", args.reference]
+        out += ["--max-size", str(args.max_size), "--max-steps", str(args.max_steps)]
         out += [f"--{k.replace('_', '-')}" for k in ("no_bias", "zero_h0", "one_hot_inputs", "same_io_dim")
                 if getattr(args, k)]  # fmt: skip
     return [*out, "--database", args.database]
@@ -136,7 +145,8 @@ def _golden_check(args: argparse.Namespace) -> int:
     found = Search(seen=outcomes, failures=failures, final=failures[0] if failures else None)
     found.note = "the smallest failing golden case" if failures else ""
     report = build_report(args.target, fn, opts, found)
-    text = report.format(debug=args.debug).replace("gradcheck verify", "gradcheck golden check", 1)
+    report.reference_label = "the golden corpus"
+    text = report.format(debug=getattr(args, "debug", False)).replace("gradcheck verify", "gradcheck golden check", 1)
     _print(text)
     _print(f"  golden cases: {len(outcomes)} run, {len(failures)} failed, {skipped} skipped (other loss or flags)")
     if args.json:
@@ -157,14 +167,22 @@ def _plot_failure(path: str, report) -> None:
     D, H, K, T = f.problem.sizes
     tol = roundoff_tolerance(f.problem, EPS[report.options.dtype])
     title = f"{report.target} vs reference: first failing problem found, D={D} H={H} K={K} T={T}"
-    error_maps(path, f.result, reference(f.problem, report.options), tol, title)
+    _drawing(lambda: error_maps(path, f.result, reference(f.problem, report.options), tol, title), path)
     _print(f"  --plot: error maps of the first failing problem (D={D} H={H} K={K} T={T}) written to {path}")
+
+
+def _drawing(draw, path: str):
+    """Run a drawing; a path matplotlib cannot write is a usage error naming the path."""
+    try:
+        return draw()
+    except (OSError, ValueError) as e:
+        raise GradcheckError(f"cannot write the picture to {path!r}: {e}") from e
 
 
 def _plot(args: argparse.Namespace) -> int:
     from .plot import step_curves, timestep_terms
 
-    out = (step_curves if args.picture == "steps" else timestep_terms)(args.out)
+    out = _drawing(lambda: (step_curves if args.picture == "steps" else timestep_terms)(args.out), args.out)
     _print(f"gradcheck plot {args.picture}: wrote {out}")
     return EXIT_AGREE
 
@@ -264,10 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gradcheck",
         description="Gradient verification for the seed's vanilla RNN: hand-derived BPTT checked "
         "against finite differences and JAX autodiff.",
-        epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error.",
+        epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error, 3 internal error.",
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    # SUPPRESS: a --debug given before the command is not reset by the command's own default
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks instead of one-line errors")  # fmt: skip
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -292,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(and 'loss', 'h0' when returned) with gradcheck's reference. On a failure, print the smallest "
         "failing problem and name known mistakes it matches.",
         epilog="Exit codes: 0 agrees, 1 disagrees (or the implementation raises, returns a wrong shape, "
-        "NaN, or modifies its inputs), 2 usage error.",
+        "NaN, or modifies its inputs), 2 usage error, 3 internal error.",
     )
     p.add_argument("target", metavar="TARGET", help="package.module:function or path/to/file.py:function")
     _add_target_options(p)
@@ -321,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
         "up to H = 128 and T = 200 across every regime) or a TARGET with verify's comparison, for --minutes or "
         "--examples (default: 10 minutes). Failures are shrunk and saved in an example database, which "
         "replays them first next time. Progress is live on a terminal.",
-        epilog="Exit codes: 0 no failure, 1 a failure (shrunk example and replay command printed), 2 usage error.",
+        epilog="Exit codes: 0 no failure, 1 a failure (shrunk example and replay command printed), 2 usage error, "
+        "3 internal error.",
     )
     p.add_argument("target", metavar="TARGET", nargs="?", help="package.module:function or file.py:function "
                    "(omit to fuzz gradcheck's own gradients)")  # fmt: skip
@@ -329,11 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--database",
         metavar="DIR",
-        default=".gradcheck/fuzz-db",
-        help="the example database directory (default .gradcheck/fuzz-db; share one between machines)",
+        default=DEFAULT_DATABASE,
+        help=f"the example database directory (default {DEFAULT_DATABASE}; share one between machines)",
     )
     _add_target_options(p)
-    p.set_defaults(run=_fuzz, examples=None)
+    for action in p._actions:  # fuzz's budget and seed mean something else than verify's
+        if action.dest == "examples":
+            action.help = "run this many examples instead of a time budget"
+        if action.dest == "seed":
+            action.help = "seed the batches (default: a fresh random draw every run; a seed turns off replay)"
+    p.set_defaults(run=_fuzz, examples=None, seed=None)
 
     p = sub.add_parser(
         "bench",
@@ -377,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify a Python TARGET against the corpus in DIR",
         description="Run TARGET on every case of the corpus in DIR that fits its options (loss, flags) and "
         "compare with the stored reference. A missing, damaged or altered file is a usage error (exit 2).",
-        epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error.",
+        epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error, 3 internal error.",
     )
     g.add_argument("dir", metavar="DIR")
     g.add_argument("target", metavar="TARGET", help="package.module:function or path/to/file.py:function")
@@ -393,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except GradcheckError as e:
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
@@ -401,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("gradcheck: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a bug of ours: one line, and the traceback under --debug
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
         print(f"gradcheck: internal error: {type(e).__name__}: {e} (--debug shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL

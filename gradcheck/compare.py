@@ -78,9 +78,11 @@ def compare_array(name: str, actual: np.ndarray, reference: np.ndarray, tol: np.
     """Compare one array entry by entry (shapes must match; NaN or inf in `actual` fails)."""
     a, r = np.asarray(actual, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     err = np.abs(a - r)
+    tol = np.broadcast_to(np.asarray(tol, dtype=np.float64), r.shape)
+    err = np.where(np.isinf(tol), 0.0, err)  # entries with an infinite tolerance are not judged
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(err == 0, 0.0, err / tol)
-    ratio = np.where(np.isfinite(a), ratio, np.inf)
+    ratio = np.where(np.isfinite(a) | np.isinf(tol), ratio, np.inf)
     i = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.size else ()
     worst = float(ratio[i]) if ratio.size else 0.0
     return ParamCheck(
@@ -90,12 +92,12 @@ def compare_array(name: str, actual: np.ndarray, reference: np.ndarray, tol: np.
         index=tuple(int(k) for k in i),
         actual=float(a[i]) if a.size else 0.0,
         reference=float(r[i]) if r.size else 0.0,
-        tol=float(np.broadcast_to(tol, r.shape)[i]) if r.size else 0.0,
+        tol=float(tol[i]) if r.size else 0.0,
         max_abs_error=float(np.max(np.where(np.isfinite(err), err, np.inf))) if err.size else 0.0,
         rel_error=_normwise(err, r),
         entries=int(r.size),
         failing=int(np.sum(ratio > 1.0)),
-        unresolved=int(np.sum(np.isinf(np.broadcast_to(tol, r.shape)))),
+        unresolved=int(np.sum(np.isinf(tol))),
     )
 
 

@@ -21,6 +21,7 @@ from .problem import Problem, loss_weights
 from .strategies import features
 from .variants import DESCRIPTIONS, VARIANTS, clipped
 
+FLOAT32 = DESCRIPTIONS["float32"] + "; if that is intended, run with --dtype float32"
 LARGE_LOGIT = {"float64": 500.0, "float32": 80.0}  # |q| above which a naive softmax is in trouble
 
 
@@ -39,6 +40,7 @@ class Report:
     probes: list[str] = field(default_factory=list)
     worst: list[dict] = field(default_factory=list)
     note: str = ""
+    reference_label: str = ""  # what the reference was, when not opts.reference (golden check)
 
     def format(self, debug: bool = False) -> str:
         return format_report(self, debug)
@@ -94,8 +96,6 @@ def _explanations(problem: Problem, result: dict, opts: Options) -> list[str]:
             continue
         if _matches(grads, variant(problem), problem, eps):
             found.append(DESCRIPTIONS[name])
-    if opts.dtype == "float64" and _matches(grads, _bptt(problem), problem, EPS32):
-        found.append(DESCRIPTIONS["float32"] + "; if that is intended, run with --dtype float32")
     for other in ("sum", "mean", "last"):
         if other != opts.loss:
             alt = problem._replace(weights=loss_weights(other, T), loss=other)
@@ -112,6 +112,9 @@ def _explanations(problem: Problem, result: dict, opts: Options) -> list[str]:
     c = max(float(np.max(np.abs(v))) for v in grads.values())
     if any(np.max(np.abs(ref[k])) > c * (1 + 1e-9) for k in grads) and _matches(grads, clipped(ref, c), problem, eps):
         found.append(f"every gradient entry is clipped to [-{c:.6g}, {c:.6g}] (np.clip)")
+    # Any small error also fits float32 precision: diagnose() keeps this only when nothing else fits.
+    if opts.dtype == "float64" and _matches(grads, ref, problem, EPS32):
+        found.append(FLOAT32)
     return found
 
 
@@ -145,13 +148,17 @@ def diagnose(failures: list[Outcome], opts: Options) -> list[str]:
     for o in kept:
         names = _explanations(o.problem, o.result, opts)
         common = names if common is None else [n for n in common if _same_kind(n, names)]
-    return common or []
+    common = common or []
+    return [n for n in common if n != FLOAT32] or common  # float32 only when nothing else explains it
 
 
 def _same_kind(name: str, names: list[str]) -> bool:
-    """A truncation or clipping found on another problem counts as the same mistake."""
-    head = name.split(":")[0].split(" [")[0][:30]
-    return any(n[:30] == head or n == name for n in names)
+    """The same mistake found on another problem, possibly with another k, c or factor."""
+    for sep in (": the series is cut", " is the reference times", "every gradient is the reference", "clipped to"):
+        if sep in name:
+            head = name.split(sep)[0] + sep
+            return any(n.startswith(head) for n in names)
+    return name in names
 
 
 def where_it_fails(outcome: Outcome, opts: Options) -> list[str]:
@@ -190,7 +197,7 @@ def probes(fn, opts: Options) -> list[str]:
         trials.append((replace(opts, first_input_zero=True), "x_t[0] = 0 for every t", "some x_t[0] != 0"))
     out = []
     for narrowed, given_, needs in trials:
-        found = search(fn, replace(narrowed, examples=PROBE_EXAMPLES), shrink=False)
+        found = search(fn, replace(narrowed, examples=min(PROBE_EXAMPLES, opts.examples)), shrink=False)
         if found.final is None:
             out.append(f"it passes all {len(found.seen)} problems with {given_}: the failure needs {needs}")
     return out
@@ -200,8 +207,9 @@ def probes(fn, opts: Options) -> list[str]:
 
 
 def build_report(name: str, fn, opts: Options, found: Search, run_probes: bool = True) -> Report:
-    report = Report(name, opts, ok=found.final is None, problems_run=len(found.seen), note=found.note)
-    report.coverage = coverage([o for o in found.seen if o.kind in ("agree", "mismatch", "ill-conditioned")], opts)
+    seen = found.seen[: found.before_failure] if found.before_failure else found.seen  # not the shrinking
+    report = Report(name, opts, ok=found.final is None, problems_run=len(seen), note=found.note)
+    report.coverage = coverage([o for o in seen if o.kind in ("agree", "mismatch", "ill-conditioned")], opts)
     report.worst = _worst(found.seen)
     if found.final is None:
         return report
@@ -254,8 +262,9 @@ def format_report(r: Report, debug: bool = False) -> str:
     cov = r.coverage
     if cov:
         s = cov["sizes"]
+        what = f"exercised {cov['problems']} problems" if r.ok else f"failed at problem {cov['problems']}; those run"
         lines.append(
-            f"  exercised {cov['problems']} problems: D {s['D'][0]}..{s['D'][1]}, H {s['H'][0]}..{s['H'][1]}, "
+            f"  {what}: D {s['D'][0]}..{s['D'][1]}, H {s['H'][0]}..{s['H'][1]}, "
             f"K {s['K'][0]}..{s['K'][1]}, T {s['T'][0]}..{s['T'][1]}"
         )
         counts = [f"{k}: {v}" for k, v in cov.items() if k not in ("problems", "sizes", "max |logit|",

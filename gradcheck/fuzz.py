@@ -22,21 +22,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import HealthCheck, event, given, settings, target
+from hypothesis import event, given, target
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .bptt import _bptt, _series, _truncated
 from .compare import FD_SAFETY, ParamCheck, compare_grads, fd_tolerance, roundoff_check
 from .numeric import directional_derivative, fd_estimate, random_direction
-from .oracle import Options, run_once, strategy
+from .oracle import Options, run_once, search_settings, strategy
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
 from .strategies import features, problems
 
-DEFAULT_DATABASE = ".gradcheck/fuzz-db"  # under the directory the command runs in (the project)
 BATCH = 200  # examples per Hypothesis run: progress and the time limit are checked between batches
-# Per-example budgets: the full finite-difference Jacobian costs about 3 P T H^2 flops and the
-# series T^2 (2 H^3 + H^2 D); above these (about 50 ms each), the cheap directional check stands in.
+# Per-example budgets: the full finite-difference Jacobian costs about 3 P T H (H + K) flops (four
+# evaluations of a forward pass per entry, counted as three for the cheap ones) and the series
+# T^2 (2 H^3 + H^2 D); above these (about 50 ms each), the cheap directional check stands in.
 FULL_FD_FLOPS = 3e8
 SERIES_FLOPS = 1e8
 
@@ -71,14 +72,17 @@ def _regime_events(problem: Problem) -> dict[str, float]:
     return f
 
 
-def check_builtin(problem: Problem, worst: dict[str, float]) -> None:
-    """One example of the built-in campaign; raises Disagreement on any false alarm."""
+def check_builtin(problem: Problem, worst: dict[str, float]) -> bool:
+    """One example of the built-in campaign; raises Disagreement on any false alarm.
+
+    Returns False for an ill-conditioned problem (not judged), True otherwise.
+    """
     f = _regime_events(problem)
     D, H, K, T = problem.sizes
     exact, (tol, judgeable) = _bptt(problem), roundoff_check(problem)
     if not judgeable:
         event("ill-conditioned (not judged)")
-        return
+        return False
     comparisons: list[tuple[str, Callable[[], tuple[dict, dict]]]] = []
 
     def jax_ref():
@@ -113,6 +117,7 @@ def check_builtin(problem: Problem, worst: dict[str, float]) -> None:
         if ratio > 1:
             raise AssertionError(f"directional derivative {d.analytic!r} vs central difference {d.numeric!r}")
     target(max(worst.get("_this", 0.0), 0.0), label="worst error / tol")
+    return True
 
 
 def _record(worst: dict[str, float], name: str, ratio: float) -> None:
@@ -141,11 +146,10 @@ def _coverage(c: Counter, problem: Problem) -> None:
     c["logits over 500"] += f["max_abs_logit"] > 500
     c["h0 != 0"] += bool(f["h0_nonzero"])
     c["one-hot inputs"] += bool(f["one_hot"])
-    c["ill-conditioned (not judged)"] += not roundoff_check(problem)[1]
 
 
 def run_campaign(
-    check: Callable[[Problem], None],
+    check: Callable[[Problem], bool],
     strategy_,
     *,
     minutes: float | None,
@@ -153,6 +157,7 @@ def run_campaign(
     database: str,
     progress: Callable[[Campaign, float | None], None],
     worst: dict[str, float] | None = None,
+    seed: int | None = None,
 ) -> Campaign:
     """Batches of BATCH examples until the time or example budget is spent, or a failure.
 
@@ -161,30 +166,26 @@ def run_campaign(
     camp, start = Campaign(worst=worst if worst is not None else {}), time.perf_counter()
     deadline = start + 60 * minutes if minutes else None
     db = DirectoryBasedExampleDatabase(database)
+    batch = 0
     while True:
         left = None if examples is None else examples - camp.examples
         if (left is not None and left <= 0) or (deadline and time.perf_counter() >= deadline):
             break
         n = BATCH if left is None else min(BATCH, left)
 
-        @settings(
-            max_examples=n,
-            database=db,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=False,
-            print_blob=False,
-            report_multiple_bugs=False,
-        )
+        @search_settings(n, database=db)
         @given(strategy_)
         def prop(problem):
             if deadline and time.perf_counter() >= deadline:
                 return  # out of time: the rest of this batch passes trivially and is not counted
             _coverage(camp.coverage, problem)
             camp.examples += 1
-            check(problem)
+            if check(problem) is False:  # a check returns False for a problem it could not judge
+                camp.coverage["ill-conditioned (not judged)"] += 1
             progress(camp, deadline)
 
+        if seed is not None:  # (a fixed seed turns Hypothesis' database replay off: a choice)
+            prop = hypothesis_seed(seed + batch)(prop)
         try:
             prop()
         except Disagreement as e:
@@ -193,23 +194,24 @@ def run_campaign(
         except AssertionError as e:
             camp.failure = str(e)
             break
+        batch += 1
     camp.seconds = time.perf_counter() - start
     camp.worst.pop("_this", None)
     return camp
 
 
-def builtin_check(worst: dict[str, float]) -> Callable[[Problem], None]:
-    def check(problem: Problem) -> None:
+def builtin_check(worst: dict[str, float]) -> Callable[[Problem], bool]:
+    def check(problem: Problem) -> bool:
         worst["_this"] = 0.0
-        check_builtin(problem, worst)
+        return check_builtin(problem, worst)
 
     return check
 
 
-def target_check(fn: Callable, opts: Options, worst: dict[str, float]) -> Callable[[Problem], None]:
+def target_check(fn: Callable, opts: Options, worst: dict[str, float]) -> Callable[[Problem], bool]:
     """The oracle's judgement of one problem, with coverage events and steering."""
 
-    def check(problem: Problem) -> None:
+    def check(problem: Problem) -> bool:
         _regime_events(problem)
         out = run_once(fn, problem, opts)
         ratio = max((c.ratio for c in out.checks), default=0.0)
@@ -217,6 +219,7 @@ def target_check(fn: Callable, opts: Options, worst: dict[str, float]) -> Callab
         target(min(ratio, 1e6), label="worst error / tol")
         if not out.ok:
             raise Disagreement(out.message, out.checks, problem)
+        return out.kind != "ill-conditioned"
 
     return check
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -80,9 +79,18 @@ def _sha256(path: Path) -> str:
 def export(directory: str, cases: int = DEFAULT_CASES, seed: int = 0, force: bool = False) -> dict:
     """Write the corpus: case_NNN.npz files, manifest.json and a README; returns the manifest."""
     out = Path(directory)
-    if out.exists() and any(out.iterdir()) and not force:
+    if out.exists() and not out.is_dir():
+        raise GradcheckError(f"golden export: {directory!r} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
         raise GradcheckError(f"golden export: {directory!r} exists and is not empty (use --force to overwrite)")
-    out.mkdir(parents=True, exist_ok=True)
+    if seed < 0:
+        raise GradcheckError(f"golden export: --seed {seed} is not >= 0")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob("case_*.npz"):  # --force: no stale cases from an earlier, larger corpus
+            old.unlink()
+    except OSError as e:
+        raise GradcheckError(f"golden export: cannot write to {directory!r}: {e.strerror}") from e
     rng = np.random.default_rng(seed)
     entries = []
     for i in range(cases):
@@ -150,7 +158,7 @@ def _read_manifest(directory: Path) -> dict:
         raise CorpusError(
             f"golden: {path} has format version {manifest.get('version')!r}; this gradcheck reads {VERSION}"
         )
-    if not isinstance(manifest.get("cases"), list):
+    if not isinstance(manifest.get("cases"), list) or not all(isinstance(c, dict) for c in manifest["cases"]):
         raise CorpusError(f"golden: {path} has no list of cases")
     return manifest
 
@@ -172,11 +180,17 @@ def load_case(directory: Path, entry: dict) -> tuple[Problem, dict[str, np.ndarr
     if missing:
         raise CorpusError(f"golden: {path} lacks arrays {missing}")
     try:
-        problem = make_problem({k: a[k] for k in PARAM_NAMES}, a["xs"], a["ys"], a["h0"], loss=entry["loss"])
-    except (GradcheckError, KeyError) as e:
-        raise CorpusError(f"golden: {path} holds an invalid problem: {e}") from None
+        problem = make_problem({k: a[k] for k in PARAM_NAMES}, a["xs"], a["ys"], a["h0"], loss=entry.get("loss"))
+    except GradcheckError as e:
+        raise CorpusError(f"golden: {path} holds an invalid problem: {str(e).removeprefix('gradcheck: ')}") from None
     ref = {k: a[f"d{k}"] for k in GRAD_NAMES}
     ref["loss"] = a["loss"]
+    for k in (*GRAD_NAMES, "loss"):
+        want = () if k == "loss" else (problem.h0 if k == "h0" else getattr(problem.params, k)).shape
+        for stored in (f"d{k}" if k != "loss" else "loss", f"tol_{k}"):
+            if a[stored].shape != want or not np.issubdtype(a[stored].dtype, np.floating):
+                raise CorpusError(f"golden: {path}: {stored} has shape {a[stored].shape} {a[stored].dtype}, "
+                                  f"expected {want} float64")  # fmt: skip
     return problem, ref
 
 
@@ -206,6 +220,3 @@ def check(directory: str, fn, opts: Options) -> tuple[list[Outcome], int]:
     return outcomes, len(manifest["cases"]) - len(chosen)
 
 
-def summary(outcomes: list[Outcome]) -> dict[str, Any]:
-    failed = [o for o in outcomes if not o.ok]
-    return {"cases": len(outcomes), "failed": len(failed)}

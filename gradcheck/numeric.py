@@ -129,7 +129,7 @@ def _hidden_rows(problem: Problem, fw: Forward, ent: Entries, delta: np.ndarray,
     t0 = int(ent.start.min())
     # One more row with δ = 0 runs the unperturbed recurrence through the same batched code: the
     # changes are taken from it, not from model.forward's states, whose rounding differs slightly
-    # (the recurrence can grow that difference to 1e-11, and it would bias c(2h) - 3 c(h) - c(-h)).
+    # (the recurrence can grow that difference, and it would not cancel in every combination).
     n_rows = len(delta)
     ent = Entries(*(np.append(a, a[:1] * 0 + (KINDS.index("b_h") if k == 0 else 0)) for k, a in enumerate(ent)))
     delta = np.append(delta, delta[:1] * 0)
@@ -276,7 +276,7 @@ def fd_estimate(
         step, d1, d2, ok = _refined_central(problem, fw, ent, fd_step(theta), eps_E)
         truncation = np.abs(d2 - d1) / 3  # |h^2 E'''/6| to leading order
         roundoff = eps_E / step  # c(h) and c(-h), each off by about eps_E, over 2h
-        grad = np.where(ok, (4 * d1 - d2) / 3 if method == "richardson" else d1, 0.0)  # 0: unresolved
+        grad = np.where(ok, (4 * d1 - d2) / 3 if method == "richardson" else d1, np.nan)  # NaN: unresolved
         error = np.where(ok, truncation + roundoff * (2.0 if method == "richardson" else 1.0), np.inf)
     unflat = lambda a, k: a[sizes[k] : sizes[k + 1]].reshape(_theta(problem, names[k]).shape)
     grads, steps = ({n: unflat(a, k) for k, n in enumerate(names)} for a in (grad, step))
@@ -309,14 +309,14 @@ def _refined_central(problem: Problem, fw: Forward, ent: Entries, h: np.ndarray,
     h, d1, d2 = h.copy(), np.zeros(len(h)), np.zeros(len(h))
     todo = np.arange(len(h))
     ok = np.zeros(len(h), dtype=bool)
-    for _ in range(MAX_REFINE + 1):
+    for attempt in range(MAX_REFINE + 1):
         hb = h[todo]
         plus, minus, plus2, minus2 = _sweep(problem, fw, ent.take(todo), [hb, -hb, 2 * hb, -2 * hb], track=2)
         d1[todo] = (plus.change - minus.change) / (2 * hb)
         d2[todo] = (plus2.change - minus2.change) / (4 * hb)
         ok[todo] = plus2.deviation <= LINEAR_RANGE
         todo = todo[~ok[todo]]
-        if todo.size == 0:
+        if todo.size == 0 or attempt == MAX_REFINE:
             break
         h[todo] /= 4
     return h, d1, d2, ok
@@ -328,7 +328,8 @@ def fd_gradients(
     """Full-Jacobian finite-difference gradients of E (contract form, as `bptt_gradients`).
 
     method: "central" (default; step eps^(1/3) max(1, |θ_i|), two evaluations per entry),
-    "richardson" (three, h^3-accurate) or "complex" (the complex step, exact to round-off).
+    "richardson" (four evaluations, error O(h^4); NaN where h could not be refined into the
+    asymptotic range) or "complex" (the complex step, exact to round-off).
     Uses nothing but the loss. Returns the parameter keys, "h0" and "loss".
     """
     problem = make_problem(params, xs, ys, h0, loss=loss)
@@ -340,19 +341,20 @@ def fd_gradients(
 def naive_central_differences(loss_fn: Callable[[Problem], float], problem: Problem) -> dict[str, np.ndarray]:
     """The textbook method, 2P separate forward passes: the baseline the vectorised sweep must match.
 
-    The step is made exactly representable, h = (θ_i + h) - θ_i, as the plain method should.
+    It divides by the steps actually taken, (θ_i + h) - (θ_i - h) after rounding, as the plain
+    method should.
     """
     out = {}
     for name in GRAD_NAMES:
         theta = _theta(problem, name)
         g = np.zeros(theta.size)
         for i, h in enumerate(fd_step(theta).ravel()):
-            values = []
-            for sign in (1.0, -1.0):
-                moved = theta.ravel().copy()
-                moved[i] += sign * h
-                values.append(loss_fn(_with(problem, name, moved.reshape(theta.shape))))
-            g[i] = (values[0] - values[1]) / (2 * h)
+            up, down = theta.ravel().copy(), theta.ravel().copy()
+            up[i] += h
+            down[i] -= h
+            f_up = loss_fn(_with(problem, name, up.reshape(theta.shape)))
+            f_down = loss_fn(_with(problem, name, down.reshape(theta.shape)))
+            g[i] = (f_up - f_down) / (up[i] - down[i])  # the steps actually taken, after rounding
         out[name] = g.reshape(theta.shape)
     return out
 
@@ -373,7 +375,7 @@ class Directional(NamedTuple):
 def directional_derivative(
     problem: Problem, grads: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray]
 ) -> Directional:
-    """<grad, v> against one central difference along v (cheap: three forward passes).
+    """<grad, v> against one central difference along v (cheap: five forward passes).
 
     v is a direction over all parameters and h_0 (a unit vector is the usual choice). The step
     starts at eps^(1/3) max(1, max_i |θ_i|), the per-entry rule for the largest entry; the error
@@ -394,9 +396,9 @@ def directional_derivative(
 
     theta_max = max(float(np.max(np.abs(_theta(problem, n)))) for n in GRAD_NAMES)
     h = float(fd_step(np.array(theta_max)))
-    for _ in range(MAX_REFINE + 1):
+    for attempt in range(MAX_REFINE + 1):
         (plus, _), (minus, _), (plus2, moved), (minus2, _) = c(h), c(-h), c(2 * h), c(-2 * h)
-        if moved <= LINEAR_RANGE:
+        if moved <= LINEAR_RANGE or attempt == MAX_REFINE:
             break
         h /= 4
     d1, d2 = (plus - minus) / (2 * h), (plus2 - minus2) / (4 * h)

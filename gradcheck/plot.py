@@ -44,9 +44,11 @@ def step_curves(out: str, problem: Problem | None = None) -> str:
     for n in GRAD_NAMES:
         ax.loglog(steps, errors[n], marker=".", label=n)
     ax.axvline(EPS ** (1 / 3), color="k", ls="--", lw=1, label=r"harness step $\epsilon^{1/3}$")
-    ref = np.median([errors[n][24] for n in GRAD_NAMES])
-    ax.loglog(steps[30:], ref * (steps[30:] / steps[24]) ** 2, "k:", lw=1, label=r"truncation $\propto h^2$")
-    ax.loglog(steps[:18], ref * (steps[:18] / steps[24]) ** -1 * 0.3, "k-.", lw=1, label=r"round-off $\propto 1/h$")
+    # Guides anchored where each effect dominates: the largest step (truncation), the smallest (round-off).
+    hidden = ("U", "W", "b_h", "h0")
+    top, bottom = np.median([errors[n][-1] for n in hidden]), np.median([errors[n][0] for n in hidden])
+    ax.loglog(steps[30:], top * (steps[30:] / steps[-1]) ** 2 / 3, "k:", lw=1, label=r"truncation $\propto h^2$")
+    ax.loglog(steps[:18], bottom * (steps[:18] / steps[0]) ** -1 / 3, "k-.", lw=1, label=r"round-off $\propto 1/h$")
     D, H, K, T = problem.sizes
     ax.set(xlabel="relative step h  (step = h max(1, |θ_i|))", ylabel="max |FD - exact| / max |exact|",
            title=f"Central differences against the step: D={D} H={H} K={K} T={T}")  # fmt: skip

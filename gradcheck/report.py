@@ -99,12 +99,14 @@ def run_report() -> tuple[list[Row], list[tuple[str, Problem]], float]:
             for c in checks:
                 key = (c.name, comparison)
                 row = worst.get(key)
-                unresolved = c.unresolved + (row.unresolved if row else 0)
-                if row is None or c.ratio > row.ratio:
-                    row = Row(c.name, comparison, c.rel_error, c.ratio, c.tol, name, 0, c.ok)
-                row.unresolved, row.ok = unresolved, row.ok and c.ok
-                row.rel_error = max(row.rel_error, c.rel_error)
-                worst[key] = row
+                if row is None:
+                    row = worst[key] = Row(c.name, comparison, c.rel_error, c.ratio, c.tol, name, c.unresolved, c.ok)
+                    continue
+                row.rel_error = max(row.rel_error, c.rel_error)  # each column its own maximum
+                row.unresolved += c.unresolved
+                row.ok = row.ok and c.ok
+                if c.ratio > row.ratio:
+                    row.ratio, row.tol, row.problem = c.ratio, c.tol, name
     return list(worst.values()), problems, time.perf_counter() - start
 
 

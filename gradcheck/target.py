@@ -28,13 +28,13 @@ def load_target(target: str) -> Callable:
     if not where or not name:
         raise UsageError(f"TARGET {target!r}: expected package.module:function or path/file.py:function")
     module = _load_file(where) if where.endswith(".py") or "/" in where or "\\" in where else _load_module(where)
-    obj = module
+    obj, path = module, where
     for part in name.split("."):
         if not hasattr(obj, part):
-            raise UsageError(f"TARGET {target!r}: {where} has no attribute {part!r}")
-        obj = getattr(obj, part)
+            raise UsageError(f"TARGET {target!r}: {path} has no attribute {part!r}")
+        obj, path = getattr(obj, part), f"{path}:{part}" if path == where else f"{path}.{part}"
     if not callable(obj):
-        raise UsageError(f"TARGET {target!r}: {name} is a {type(obj).__name__}, not a function")
+        raise UsageError(f"TARGET {target!r}: {name} is of type {type(obj).__name__}, not a function")
     return obj
 
 
@@ -53,6 +53,8 @@ def _load_file(path: str):
         spec.loader.exec_module(module)
     except Exception as e:
         raise UsageError(f"TARGET file {path!r} raised {type(e).__name__} on import: {e}") from e
+    except SystemExit as e:
+        raise UsageError(f"TARGET file {path!r} called sys.exit({e.code!r}) on import") from e
     finally:
         sys.path.remove(str(file.resolve().parent))
     return module
@@ -63,9 +65,11 @@ def _load_module(name: str):
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
-        if e.name and name.startswith(e.name):
+        if e.name and (name == e.name or name.startswith(e.name + ".")):
             raise UsageError(f"TARGET module {name!r} not found (is it on PYTHONPATH?)") from e
         raise UsageError(f"TARGET module {name!r} failed to import: {e}") from e
+    except SystemExit as e:
+        raise UsageError(f"TARGET module {name!r} called sys.exit({e.code!r}) on import") from e
     except Exception as e:
         raise UsageError(f"TARGET module {name!r} raised {type(e).__name__} on import: {e}") from e
     finally:

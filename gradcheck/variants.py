@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .bptt import _as_dict, _bptt, _truncated, output_error
+from .bptt import _as_dict, _bptt, output_error
 from .model import forward
 from .problem import GRAD_NAMES, Params, Problem
 
@@ -78,11 +78,6 @@ VARIANTS: dict[str, Callable[[Problem], dict]] = {
     "mean_loss": lambda p: _scaled(p, 1.0 / p.xs.shape[0]),
     "float32": _float32,
 }
-
-
-def truncated(problem: Problem, k: int) -> dict:
-    """Truncated BPTT with k terms per step (bptt._truncated)."""
-    return _truncated(problem, k)
 
 
 def clipped(grads: dict, c: float) -> dict:

@@ -140,7 +140,7 @@ def test_cli_exit_codes(capsys):
         (["verify", "no_such_module_xyz:f"], "module 'no_such_module_xyz' not found"),
         (["verify", "missing/file.py:f"], "does not exist"),
         (["verify", f"{IMPLS}/correct_loop.py:nope"], "has no attribute 'nope'"),
-        (["verify", f"{IMPLS}/correct_loop.py:BUG"], "is a NoneType, not a function"),
+        (["verify", f"{IMPLS}/correct_loop.py:BUG"], "is of type NoneType, not a function"),
         (["golden", "check", "/nonexistent_dir", f"{IMPLS}/correct_loop.py:grads"], "is not a directory"),
     ],
 )
