@@ -275,9 +275,12 @@ def fd_estimate(
         eps_E = roundoff_spread(problem, EPS, fw).loss  # round-off scale of one evaluation of E
         step, d1, d2, ok = _refined_central(problem, fw, ent, fd_step(theta), eps_E)
         truncation = np.abs(d2 - d1) / 3  # |h^2 E'''/6| to leading order
-        roundoff = eps_E / step  # c(h) and c(-h), each off by about eps_E, over 2h
+        # Each c(δ) takes two evaluations of E (the perturbed row and the unperturbed one), each off
+        # by up to eps_E: c(h) - c(-h) is off by up to 4 eps_E, and D(h) by 4 eps_E / 2h.
+        roundoff = 2 * eps_E / step
         grad = np.where(ok, (4 * d1 - d2) / 3 if method == "richardson" else d1, np.nan)  # NaN: unresolved
-        error = np.where(ok, truncation + roundoff * (2.0 if method == "richardson" else 1.0), np.inf)
+        # Richardson (4 D(h) - D(2h)) / 3: (4 x 2 + 1) eps_E / h / 3 = 1.5 x the central round-off.
+        error = np.where(ok, truncation + roundoff * (1.5 if method == "richardson" else 1.0), np.inf)
     unflat = lambda a, k: a[sizes[k] : sizes[k + 1]].reshape(_theta(problem, names[k]).shape)
     grads, steps = ({n: unflat(a, k) for k, n in enumerate(names)} for a in (grad, step))
     return FDResult(grads, None if error is None else {n: unflat(error, k) for k, n in enumerate(names)}, steps)
@@ -403,7 +406,7 @@ def directional_derivative(
         h /= 4
     d1, d2 = (plus - minus) / (2 * h), (plus2 - minus2) / (4 * h)
     analytic = float(sum(np.sum(grads[n] * v[n]) for n in GRAD_NAMES))
-    error = abs(d2 - d1) / 3 + eps_E / h if moved <= LINEAR_RANGE else np.inf
+    error = abs(d2 - d1) / 3 + 2 * eps_E / h if moved <= LINEAR_RANGE else np.inf  # as in fd_estimate
     return Directional(analytic, float(d1), float(error), h)
 
 

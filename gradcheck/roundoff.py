@@ -18,8 +18,12 @@ intermediate perturbed by random relative errors of the size one rounding can ma
 (xi uniform in [-1, 1], independent, except that two runs make the errors of tanh and of
 1 - h_t^2 all of one sign; gamma = eps), and measure how far the loss and each
 gradient entry move. That spread, over SAMPLES runs with a fixed seed, is the round-off
-scale; the final sums over t (dW = sum_t dp_t h_{t-1}^T ...) add the usual (T+2) eps times
-the sum of |terms|, a one-level sum that no recurrence amplifies.
+scale of each entry, taken as the larger of two estimates: the entry's own spread, and the
+spreads of h_t, dq_t and dp_t carried through the final sums over t with absolute values
+(which cannot be small by chance, as one entry's spread over a few runs can). The final sums
+(dW = sum_t dp_t h_{t-1}^T ...) add the usual (T+2) eps times the sum of |terms|, a one-level
+sum that no recurrence amplifies.
+
 """
 
 from __future__ import annotations
@@ -142,7 +146,19 @@ def roundoff_spread(problem: Problem, eps: float, fw: Forward | None = None) -> 
         "b_h": (T + 2) * a_dp.sum(axis=0),
         "h0": (H + 2) * (a_dp[0] @ np.abs(problem.params.W)),
     }
-    grads = {k: np.max(np.abs(noisy[k] - ref[k]), axis=0) + eps * sums[k] for k in ref}
+    # Each entry's own spread over six runs can be small by chance (a search that steers toward
+    # large errors finds such entries). The same errors carried through the final sums over t
+    # with absolute values cannot cancel by chance: e(dW) <= sum_t e(dp_t) |h_{t-1}| + |dp_t| e(h_{t-1}).
+    e_h, e_dp, e_dq = (np.max(np.abs(n - r[None]), axis=0) for n, r in ((hs, fw.hs), (dp, dp_ref), (dq, dq_ref)))
+    carried = {
+        "V": e_dq.T @ a_hs[1:] + a_dq.T @ e_h[1:],
+        "b_y": e_dq.sum(axis=0),
+        "W": e_dp.T @ a_hs[:-1] + a_dp.T @ e_h[:-1],
+        "U": e_dp.T @ np.abs(xs),
+        "b_h": e_dp.sum(axis=0),
+        "h0": e_dp[0] @ np.abs(problem.params.W),
+    }
+    grads = {k: np.maximum(np.max(np.abs(noisy[k] - ref[k]), axis=0), carried[k]) + eps * sums[k] for k in ref}
     loss_terms = (T + 2) * np.abs(w) @ np.abs(fw.E)
     loss = float(np.max(np.abs((E - fw.E) @ w)) + eps * loss_terms)
     return Spread(loss, grads, float(np.max(np.abs(hs - fw.hs[None]))))
