@@ -254,7 +254,8 @@ def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None
         "--dtype",
         choices=("float64", "float32"),
         default="float64",
-        help="the precision the implementation computes in; tolerances follow it",
+        help="the precision the implementation computes in; tolerances follow it (the arrays passed in are "
+        "float64 either way)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the full report as JSON to FILE")
     if not search:

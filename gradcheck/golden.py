@@ -218,5 +218,3 @@ def check(directory: str, fn, opts: Options) -> tuple[list[Outcome], int]:
         problem, ref = load_case(root, entry)
         outcomes.append(run_once(fn, problem, opts, ref=ref))
     return outcomes, len(manifest["cases"]) - len(chosen)
-
-
