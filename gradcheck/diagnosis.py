@@ -92,7 +92,7 @@ def _explanations(problem: Problem, result: dict, opts: Options) -> list[str]:
     grads = {k: v for k, v in result.items() if k != "loss"}
     found = []
     for name, variant in VARIANTS.items():
-        if name == "float32" or (name == "mean_loss" and opts.loss != "sum"):
+        if name in ("float32", "mean_loss"):  # float32 below; mean_loss is the loss check below
             continue
         if _matches(grads, variant(problem), problem, eps):
             found.append(DESCRIPTIONS[name])
@@ -100,7 +100,9 @@ def _explanations(problem: Problem, result: dict, opts: Options) -> list[str]:
         if other != opts.loss:
             alt = problem._replace(weights=loss_weights(other, T), loss=other)
             if _matches(grads, _bptt(alt), alt, eps):
-                found.append(f"the gradients are those of the {other!r} loss, not {opts.loss!r} (use --loss {other})")
+                why = "divided by T: " if (other, opts.loss) == ("mean", "sum") else ""
+                found.append(f"the gradients are {why}those of the {other!r} loss, not {opts.loss!r} "
+                             f"(use --loss {other})")  # fmt: skip
     for k in range(1, T):
         if _matches(grads, _truncated(problem, k), problem, eps):
             found.append(
@@ -126,7 +128,8 @@ def _scalings(grads: dict, ref: dict, problem: Problem, eps: float, T: int) -> l
         denom = float(np.sum(r * r))
         if denom > 0:
             c = float(np.sum(a * r)) / denom
-            if abs(c - 1) > 1e-12 and _matches({k: a}, {k: c * r}, problem, eps):
+            # a plausible stray factor (a 1e-4 slip, a clipping scale), not a near-zero result
+            if abs(c - 1) > 1e-12 and 1e-3 <= abs(c) <= 1e3 and _matches({k: a}, {k: c * r}, problem, eps):
                 factors[k] = c
     if not factors:
         return []
