@@ -111,6 +111,10 @@ def _explanations(problem: Problem, result: dict, opts: Options) -> list[str]:
             break
     ref = _bptt(problem)
     found += _scalings(grads, ref, problem, eps, T)
+    tol = roundoff_tolerance(problem, eps)
+    for k, a in grads.items():  # a square matrix returned transposed keeps its shape
+        if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and compare_array(k, a.T, ref[k], tol[k].T).ok:
+            found.append(f"{k} is returned transposed (its gradient is right, as {k}^T)")
     c = max(float(np.max(np.abs(v))) for v in grads.values())
     if any(np.max(np.abs(ref[k])) > c * (1 + 1e-9) for k in grads) and _matches(grads, clipped(ref, c), problem, eps):
         found.append(f"every gradient entry is clipped to [-{c:.6g}, {c:.6g}] (np.clip)")

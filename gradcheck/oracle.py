@@ -154,6 +154,9 @@ def _read_result(out: Any, problem: Problem, opts: Options) -> tuple[dict | None
         expected = () if k == "loss" else (problem.h0.shape if k == "h0" else getattr(problem.params, k).shape)
         if k == "loss" and a.size == 1:
             a = a.reshape(())
+        squeeze = lambda shape: tuple(n for n in shape if n != 1)
+        if a.shape != expected and squeeze(a.shape) == squeeze(expected) and a.size == int(np.prod(expected)):
+            a = a.reshape(expected)  # only singleton axes differ: (H, 1) column vectors, torch's (1, 1, H)
         if a.shape != expected:
             D, H, K, _ = problem.sizes
             hint = " (transposed?)" if a.shape == expected[::-1] and len(expected) == 2 else ""

@@ -54,7 +54,7 @@ EXPECTED = {
     "bug_nan": "V[0, 0] is nan",
     "bug_raises": "raised ValueError: shapes not aligned",
     "bug_returns_none": "returned None",
-    "bug_wrong_shape": "U: shape",
+    "bug_wrong_shape": "U is returned transposed",
     "bug_missing_key": "no key(s) ['b_y']",
     "bug_inplace": "modified its input params['W'] in place",
     "bug_wrong_signature": "wrong signature",
