@@ -63,6 +63,9 @@ MAX_REFINE = 8
 # h_t and logits q_t much less than the scale on which tanh and softmax bend (about 1): at a
 # deviation of 1e-2 the neglected terms are about 1e-4 of the leading error term.
 LINEAR_RANGE = 1e-2
+# Round-off in D(4h) - 5 D(2h) + 4 D(h) is at most about 13.5 eps_E / h (each D(s h) within
+# 2 eps_E / (s h)); eps_E is a typical size, not a bound, hence 64.
+CONSISTENCY_NOISE = 64.0
 KINDS = ("U", "W", "b_h", "h0", "V", "b_y")  # row kinds; the first four are the hidden group
 
 
@@ -303,26 +306,36 @@ def central_differences(problem: Problem, relative_step: float) -> dict[str, np.
 
 
 def _refined_central(problem: Problem, fw: Forward, ent: Entries, h: np.ndarray, eps_E: float) -> tuple:
-    """D(h) and D(2h) per entry, with h divided by 4 where 2h is not in the linear range.
+    """D(h) and D(2h) per entry, with h divided by 4 until it is in the asymptotic range.
 
-    Where the loss has structure on a scale below h (exploding, chaotic recurrences) D(h) can be
-    wrong by O(1) while looking smooth; the size of the state perturbation exposes it. Returns
-    h, D(h), D(2h) and whether h passed (entries that never pass are unresolved).
+    Two tests, both needed in exploding and chaotic recurrences (where the loss has structure on
+    a scale below h, and D(h) and D(2h) can agree with each other and not with the derivative):
+    the 2h perturbation must move every h_t and q_t by less than LINEAR_RANGE; and once h has
+    been divided, the previous D(h) is D(4h) of the new step, so the three must fall in the ratio
+    of an h^2 error, D(4h) - D(2h) = 4 (D(2h) - D(h)) within +-50%. Returns h, D(h), D(2h) and
+    whether h passed (entries that never pass are unresolved).
     """
-    h, d1, d2 = h.copy(), np.zeros(len(h)), np.zeros(len(h))
+    h, d1, d2, d4 = h.copy(), np.zeros(len(h)), np.zeros(len(h)), np.full(len(h), np.nan)
     todo = np.arange(len(h))
     ok = np.zeros(len(h), dtype=bool)
     for attempt in range(MAX_REFINE + 1):
         hb = h[todo]
         plus, minus, plus2, minus2 = _sweep(problem, fw, ent.take(todo), [hb, -hb, 2 * hb, -2 * hb], track=2)
+        d4[todo] = d1[todo] if attempt else np.nan  # D(h) of the previous, 4 times larger, step
         d1[todo] = (plus.change - minus.change) / (2 * hb)
         d2[todo] = (plus2.change - minus2.change) / (4 * hb)
-        ok[todo] = plus2.deviation <= LINEAR_RANGE
+        consistent = np.isnan(d4[todo]) | _consistent(d1[todo], d2[todo], d4[todo], CONSISTENCY_NOISE * eps_E / hb)
+        ok[todo] = (plus2.deviation <= LINEAR_RANGE) & consistent
         todo = todo[~ok[todo]]
         if todo.size == 0 or attempt == MAX_REFINE:
             break
         h[todo] /= 4
     return h, d1, d2, ok
+
+
+def _consistent(d1: np.ndarray, d2: np.ndarray, d4: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """D(4h) - D(2h) = 4 (D(2h) - D(h)) within +-50%, up to round-off."""
+    return np.abs((d4 - d2) - 4 * (d2 - d1)) <= 2 * np.abs(d2 - d1) + noise
 
 
 def fd_gradients(
