@@ -2,7 +2,8 @@
 
 from .bptt import bptt_gradients, per_step_gradients, series_gradients, truncated_gradients
 from .numeric import fd_gradients
-from .oracle import Options, verify
+from .oracle import verify
+from .options import Options
 from .problem import GRAD_NAMES, PARAM_NAMES, GradcheckError, Params, Problem, make_problem
 
 __all__ = [

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bptt import _bptt, _series, backward_recursion, output_error
+from .bptt import backward_recursion, bptt, direct_state_gradient, output_error, series
 from .compare import compare_grads, fd_tolerance, roundoff_tolerance
 from .model import forward
 from .numeric import directional_derivative, fd_estimate, naive_central_differences, random_direction
@@ -204,14 +204,14 @@ def scaling_rows(repeats: int, quick: bool) -> list[tuple[int, int, float, float
         for T in Ts:
             p = build_problem((16, H, 16, T), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
             t_fwd, _ = best_of(lambda p=p: forward(p), repeats)
-            t_bptt, _ = best_of(lambda p=p: _bptt(p), repeats)
+            tbptt, _ = best_of(lambda p=p: bptt(p), repeats)
             fw = forward(p)
             dq = output_error(p, fw.log_yhat)
             tracemalloc.start()
-            backward_recursion(dq, fw.hs, p.params.W, p.params.V)
+            backward_recursion(direct_state_gradient(p, dq), fw.hs, p.params.W)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-            out.append((T, H, t_fwd, t_bptt, t_bptt / t_fwd, peak / (T * H * 8)))
+            out.append((T, H, t_fwd, tbptt, tbptt / t_fwd, peak / (T * H * 8)))
     return out
 
 
@@ -221,7 +221,7 @@ def series_rows(quick: bool) -> list[tuple[int, int, float]]:
     out = []
     for T, H in sizes:
         p = build_problem((8, H, 8, T), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
-        t, _ = best_of(lambda p=p: _series(p), 1)
+        t, _ = best_of(lambda p=p: series(p), 1)
         out.append((T, H, t))
     return out
 
@@ -277,7 +277,7 @@ def machine() -> str:
 def run_bench(quick: bool = False) -> str:
     repeats = 3 if quick else 7
     problem = build_problem(SIZES, Scales(1.0, 1.0, 1.5, 0.5, 1.0, 0.0), 0)
-    exact = _bptt(problem)
+    exact = bptt(problem)
     P = sum(a.size for a in problem.params) + problem.h0.size
     rows, _ = harness_rows(problem, exact, repeats)
     rows += torch_rows(problem, exact, repeats) + jax_rows(problem, exact, repeats)

@@ -45,36 +45,55 @@ def output_error(problem: Problem, log_yhat: np.ndarray) -> np.ndarray:
     return problem.weights[:, None] * (Y.sum(axis=1, keepdims=True) * np.exp(log_yhat) - Y)
 
 
-def _as_dict(problem: Problem, dq: np.ndarray, hs: np.ndarray, dP_terms: dict, loss: float) -> dict:
-    """The contract's dict from dq and the recurrent-layer gradients."""
+def direct_state_gradient(problem: Problem, dq: np.ndarray) -> np.ndarray:
+    """dE_t/dh_t from outside the recurrence (T, H): V^T dq_t, or the layer's upstream dhs_t.
+
+    Every recurrent-layer rule (the recursion, the series, truncation, the known mistakes) starts
+    from this term, so each carries over to the layer alone (`problem.make_layer_problem`).
+    """
+    out = dq @ problem.params.V
+    return out if problem.dhs is None else out + problem.dhs
+
+
+def as_dict(problem: Problem, dq: np.ndarray, hs: np.ndarray, rec: dict, loss: float) -> dict:
+    """The contract's dict from dq and the recurrent-layer gradients rec {"U", "W", "b_h", "h0", "xs"}.
+
+    "xs" (dE/dx_t = U^T dp_t) is the layer contract's input gradient; the public functions drop it.
+    """
     return {
-        "U": dP_terms["U"],
-        "W": dP_terms["W"],
+        "U": rec["U"],
+        "W": rec["W"],
         "V": dq.T @ hs[1:],
-        "b_h": dP_terms["b_h"],
+        "b_h": rec["b_h"],
         "b_y": dq.sum(axis=0),
-        "h0": dP_terms["h0"],
+        "h0": rec["h0"],
+        "xs": rec["xs"],
         "loss": float(loss),
     }
 
 
-def backward_recursion(dq: np.ndarray, hs: np.ndarray, W: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """dp (T, H) with dp_t = (1 - h_t^2) * (V^T dq_t + W^T dp_{t+1}), dp_{T+1} = 0."""
-    dh_out = dq @ V  # V^T dq_t for all t
+def _public(grads: dict) -> dict:
+    return {k: v for k, v in grads.items() if k != "xs"}
+
+
+def backward_recursion(dh_out: np.ndarray, hs: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """dp (T, H) with dp_t = (1 - h_t^2) * (dh_out_t + W^T dp_{t+1}), dp_{T+1} = 0 (dh_out_t = V^T dq_t)."""
     dp = np.empty_like(dh_out)
     carry = np.zeros(W.shape[0], dtype=dh_out.dtype)  # W^T dp_{t+1}
-    for t in range(dq.shape[0] - 1, -1, -1):
+    for t in range(dh_out.shape[0] - 1, -1, -1):
         dp[t] = (1.0 - hs[t + 1] ** 2) * (dh_out[t] + carry)
         carry = dp[t] @ W
     return dp
 
 
-def _bptt(problem: Problem) -> dict:
+def bptt(problem: Problem) -> dict:
+    """Gradients of a validated Problem by the backward recursion, plus "xs" (see as_dict)."""
     fw = forward(problem)
     dq = output_error(problem, fw.log_yhat)
-    dp = backward_recursion(dq, fw.hs, problem.params.W, problem.params.V)
-    rec = {"W": dp.T @ fw.hs[:-1], "U": dp.T @ problem.xs, "b_h": dp.sum(axis=0), "h0": dp[0] @ problem.params.W}
-    return _as_dict(problem, dq, fw.hs, rec, problem.weights @ fw.E)
+    dp = backward_recursion(direct_state_gradient(problem, dq), fw.hs, problem.params.W)
+    rec = {"W": dp.T @ fw.hs[:-1], "U": dp.T @ problem.xs, "b_h": dp.sum(axis=0), "h0": dp[0] @ problem.params.W,
+           "xs": dp @ problem.params.U}  # fmt: skip
+    return as_dict(problem, dq, fw.hs, rec, problem.weights @ fw.E)
 
 
 def bptt_gradients(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any = None, *, loss: str = "sum") -> dict:
@@ -83,25 +102,28 @@ def bptt_gradients(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any = None, 
     Contract form: params {"U", "W", "V", "b_h", "b_y"}, xs (T, D), ys (T,) int or (T, K),
     h0 (H,) (None means zeros). Returns {"U", "W", "V", "b_h", "b_y", "h0": arrays, "loss": E}.
     """
-    return _bptt(make_problem(params, xs, ys, h0, loss=loss))
+    return _public(bptt(make_problem(params, xs, ys, h0, loss=loss)))
 
 
 def _dh_dtheta(problem: Problem, hs: np.ndarray, t: int, k: int | None) -> dict:
     """The seed's series for dh_t/dθ, literally: tensors J[m, i, j] = dh_{t,m} / dθ_ij.
 
     Term k (k = t, t-1, .., and at most `k` terms) is P_k = T^t W T^{t-1} ... W T^k times
-    h_{k-1,j} (W), x_{k,j} (U) or 1 (b_h); h_0 gets P_1 W when the series reaches step 1.
+    h_{k-1,j} (W), x_{k,j} (U) or 1 (b_h); h_0 gets P_1 W when the series reaches step 1, and the
+    input x_k gets P_k U.
     Steps are 1-based as in the seed: h_k is hs[k], x_k is xs[k-1].
     """
     W, xs = problem.params.W, problem.xs
     H, D = problem.params.U.shape
-    J = {"W": np.zeros((H, H, H)), "U": np.zeros((H, H, D)), "b_h": np.zeros((H, H)), "h0": np.zeros((H, H))}
+    J = {"W": np.zeros((H, H, H)), "U": np.zeros((H, H, D)), "b_h": np.zeros((H, H)), "h0": np.zeros((H, H)),
+         "xs": np.zeros((H, xs.shape[0], D))}  # fmt: skip
     P = np.diag(1.0 - hs[t] ** 2)  # P_t = T^t
     first = 1 if k is None else max(1, t - k + 1)
     for step in range(t, first - 1, -1):
         J["W"] += P[:, :, None] * hs[step - 1][None, None, :]
         J["U"] += P[:, :, None] * xs[step - 1][None, None, :]
         J["b_h"] += P
+        J["xs"][:, step - 1, :] = P @ problem.params.U  # dh_t/dx_k = P_k U
         if step == 1:
             J["h0"] = P @ W
         else:
@@ -109,7 +131,8 @@ def _dh_dtheta(problem: Problem, hs: np.ndarray, t: int, k: int | None) -> dict:
     return J
 
 
-def _series(problem: Problem, k: int | None = None) -> dict:
+def series(problem: Problem, k: int | None = None) -> dict:
+    """The seed's series for a validated Problem (all terms, or the first k per step)."""
     D, H, _K, T = problem.sizes
     terms = T * min(T, k or T)  # T^2 for the full series, T k for a truncated one
     if terms * (2 * H**3 + H**2 * D) > SERIES_FLOP_LIMIT:
@@ -119,13 +142,13 @@ def _series(problem: Problem, k: int | None = None) -> dict:
         )
     fw = forward(problem)
     dq = output_error(problem, fw.log_yhat)
-    g = dq @ problem.params.V  # g_t = V^T dq_t: dE_t/dh_t, with the weight w_t
-    rec = {"W": np.zeros((H, H)), "U": np.zeros((H, D)), "b_h": np.zeros(H), "h0": np.zeros(H)}
+    g = direct_state_gradient(problem, dq)  # g_t = V^T dq_t: dE_t/dh_t, with the weight w_t
+    rec = {"W": np.zeros((H, H)), "U": np.zeros((H, D)), "b_h": np.zeros(H), "h0": np.zeros(H), "xs": np.zeros((T, D))}
     for t in range(1, T + 1):
         J = _dh_dtheta(problem, fw.hs, t, k)
         for name in rec:  # dE_t/dθ_ij = sum_m g_{t,m} dh_{t,m}/dθ_ij
             rec[name] += np.tensordot(g[t - 1], J[name], axes=1)
-    return _as_dict(problem, dq, fw.hs, rec, problem.weights @ fw.E)
+    return as_dict(problem, dq, fw.hs, rec, problem.weights @ fw.E)
 
 
 def series_gradients(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any = None, *, loss: str = "sum") -> dict:
@@ -134,11 +157,11 @@ def series_gradients(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any = None
     O(T^2 H^3): meant for short sequences; sizes over SERIES_FLOP_LIMIT raise GradcheckError.
     Same contract as `bptt_gradients`.
     """
-    return _series(make_problem(params, xs, ys, h0, loss=loss))
+    return _public(series(make_problem(params, xs, ys, h0, loss=loss)))
 
 
-def _truncated(problem: Problem, k: int) -> dict:
-    """The series cut after k terms, for all t at once: one pass per lag j = 0..k-1.
+def truncated(problem: Problem, k: int) -> dict:
+    """The series cut after k terms (validated Problem), for all t at once: one pass per lag j = 0..k-1.
 
     At lag j, G[s] = dE_t/dh_s for t = s + j (0-based s), so that
     dp = (1 - h_s^2) * G adds dp h_{s-1}^T to dW, and G for lag j+1 is W^T dp_{s+1}.
@@ -147,17 +170,19 @@ def _truncated(problem: Problem, k: int) -> dict:
     dq = output_error(problem, fw.log_yhat)
     W, xs, hs = problem.params.W, problem.xs, fw.hs
     T, H = xs.shape[0], W.shape[0]
-    rec = {"W": np.zeros((H, H)), "U": np.zeros((H, xs.shape[1])), "b_h": np.zeros(H), "h0": np.zeros(H)}
-    G = dq @ problem.params.V
+    rec = {"W": np.zeros((H, H)), "U": np.zeros((H, xs.shape[1])), "b_h": np.zeros(H), "h0": np.zeros(H),
+           "xs": np.zeros(xs.shape)}  # fmt: skip
+    G = direct_state_gradient(problem, dq)
     for j in range(min(k, T)):
         n = T - j
         dp = (1.0 - hs[1 : n + 1] ** 2) * G
         rec["W"] += dp.T @ hs[:n]
         rec["U"] += dp.T @ xs[:n]
         rec["b_h"] += dp.sum(axis=0)
+        rec["xs"][:n] += dp @ problem.params.U
         rec["h0"] += dp[0] @ W  # the loss at t = j + 1 reaches h_0 at this lag
         G = dp[1:] @ W
-    return _as_dict(problem, dq, hs, rec, problem.weights @ fw.E)
+    return as_dict(problem, dq, hs, rec, problem.weights @ fw.E)
 
 
 def truncated_gradients(
@@ -170,11 +195,11 @@ def truncated_gradients(
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise GradcheckError(f"k: {k!r} given, expected a whole number of series terms >= 1")
-    return _truncated(make_problem(params, xs, ys, h0, loss=loss), int(k))
+    return _public(truncated(make_problem(params, xs, ys, h0, loss=loss), int(k)))
 
 
-def _per_step(problem: Problem) -> dict:
-    """dE_t/dθ for every t (unweighted), all T losses back-propagated together.
+def per_step(problem: Problem) -> dict:
+    """dE_t/dθ for every t (unweighted) of a validated Problem, all T losses back-propagated together.
 
     G[s] = dE_s/dh_t for the losses s >= t still reaching step t; O(T^2 H^2).
     """
@@ -187,7 +212,7 @@ def _per_step(problem: Problem) -> dict:
     out["V"] = dq[:, :, None] * hs[1:, None, :]
     out["b_y"] = dq
     G = np.zeros((T, H))
-    dh_out = dq @ problem.params.V
+    dh_out = direct_state_gradient(unweighted, dq)
     for t in range(T - 1, -1, -1):  # 0-based: state h_{t+1} = hs[t+1]
         G[t] += dh_out[t]
         dp = (1.0 - hs[t + 1] ** 2) * G[t:]
@@ -205,12 +230,20 @@ def per_step_gradients(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any = No
 
     sum_t w_t dE_t/dθ is the total gradient of E = sum_t w_t E_t.
     """
-    return _per_step(make_problem(params, xs, ys, h0))
+    return per_step(make_problem(params, xs, ys, h0))
 
 
 __all__ = [
     "PARAM_NAMES",
+    "as_dict",
+    "backward_recursion",
+    "bptt",
     "bptt_gradients",
+    "direct_state_gradient",
+    "output_error",
+    "per_step",
+    "series",
+    "truncated",
     "per_step_gradients",
     "series_gradients",
     "truncated_gradients",

@@ -1,7 +1,7 @@
 """The command line: `python -m gradcheck COMMAND` (also installed as `gradcheck`).
 
-Exit codes: 0 agrees, 1 disagrees, 2 usage error (bad option, missing file, bad input),
-3 an internal error of gradcheck's.
+Exit codes: 0 agrees, 1 disagrees, 2 usage error (bad option, missing file, a worker command
+that cannot start, a damaged golden corpus), 3 an internal error of gradcheck's.
 Errors are one line on stderr; --debug shows the traceback.
 """
 
@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 
 from .problem import GradcheckError
 
@@ -25,8 +26,6 @@ def _print(text: str) -> None:
     try:
         print(text, flush=True)
     except BrokenPipeError:
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
@@ -44,9 +43,15 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .oracle import Options, verify
+    from .oracle import verify
+    from .progress import VerifyProgress
 
-    report = verify(args.target, _options(args, Options))
+    opts = _options(args)
+    progress = VerifyProgress(args.exec or args.target)
+    try:
+        report = verify(args.target, opts, exec=args.exec, progress=progress)
+    finally:
+        progress.close()
     _print(report.format(debug=getattr(args, "debug", False)))
     if args.plot:
         _plot_failure(args.plot, report)
@@ -55,13 +60,22 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
 
 
+def _taylor(args: argparse.Namespace) -> int:
+    from .taylor import taylor
+
+    report = taylor(args.target, _options(args), exec=args.exec, directions=args.directions)
+    _print(report.format())
+    if args.json:
+        _write_json(args.json, report.to_json())
+    return EXIT_AGREE if report.ok else EXIT_DISAGREE
+
+
 def _fuzz(args: argparse.Namespace) -> int:
     import shlex
-    from dataclasses import replace
 
-    from .fuzz import Progress, builtin_check, campaign_problems, format_summary, run_campaign, target_check
-    from .oracle import Options, signature_problem
-    from .target import load_target
+    from .fuzz import builtin_check, campaign_problems, format_summary, run_campaign, target_check
+    from .implementation import implementation, signature_problem
+    from .progress import LiveLine
 
     if args.minutes is not None and args.examples is not None:
         raise GradcheckError("fuzz: give --minutes or --examples, not both")
@@ -73,26 +87,29 @@ def _fuzz(args: argparse.Namespace) -> int:
     if args.seed is not None and args.seed < 0:
         raise GradcheckError(f"--seed: {args.seed} is not >= 0")
     worst: dict[str, float] = {}
-    if args.target:
-        opts = replace(_options(args, Options), examples=1, seed=0)  # the campaign sets its own budget
-        opts.check()
-        fn = load_target(args.target)
-        why = signature_problem(fn)
-        if why:
-            _print(f"gradcheck fuzz {args.target}: FAILED\n  {why}")
-            return EXIT_DISAGREE
-        from .fuzz import target_strategy
+    impl = None
+    if args.target or args.exec:
+        from dataclasses import replace
 
-        check, strat, what = target_check(fn, opts, worst), target_strategy(opts), args.target
+        from .oracle import cases
+
+        opts = replace(_options(args, examples=1, seed=0), examples=1)  # the campaign sets its own budget
+        impl = implementation(args.target, opts, args.exec)
+        why = signature_problem(impl.fn, impl.contract) if hasattr(impl, "fn") else None
+        if why:
+            _print(f"gradcheck fuzz {impl.name}: FAILED\n  {why}")
+            return EXIT_DISAGREE
+        check, strat, what = target_check(impl, opts, worst), cases(opts), impl.name
     else:
         check, strat, what = builtin_check(worst), campaign_problems(), "the built-in gradients"
-    progress = Progress(what, args.examples)
+    line = LiveLine(plain_every=10.0)
     try:
         camp = run_campaign(check, strat, minutes=minutes, examples=args.examples, database=args.database,
-                            progress=progress, worst=worst, seed=args.seed)  # fmt: skip
+                            progress=line, worst=worst, seed=args.seed)  # fmt: skip
     finally:
-        progress.close()
-    camp.worst.pop("_this", None)
+        line.close()
+        if impl is not None:
+            impl.close()
     replay = shlex.join(["python", "-m", "gradcheck", "fuzz", *_replay_args(args), "--examples", "1"])
     _print(format_summary(camp, what, replay))
     if args.json:
@@ -104,11 +121,18 @@ def _fuzz(args: argparse.Namespace) -> int:
 def _replay_args(args: argparse.Namespace) -> list[str]:
     """The command-line arguments that select the same problems and database."""
     out = [args.target] if args.target else []
-    if args.target:
+    if args.exec:
+        out += ["--exec", args.exec]
+    if args.target or args.exec:
         out += ["--loss", args.loss, "--dtype", args.dtype, "--reference", args.reference]
         out += ["--max-size", str(args.max_size), "--max-steps", str(args.max_steps)]
+        if args.batch:
+            out += ["--batch", "--batch-loss", args.batch_loss, "--max-batch", str(args.max_batch)]
+        out += ["--layer"] * args.layer
         out += [f"--{k.replace('_', '-')}" for k in ("no_bias", "zero_h0", "one_hot_inputs", "same_io_dim")
                 if getattr(args, k)]  # fmt: skip
+        for r in args.skip_regime or ():
+            out += ["--skip-regime", r]
     return [*out, "--database", args.database]
 
 
@@ -128,47 +152,27 @@ def _golden_export(args: argparse.Namespace) -> int:
 
 
 def _golden_check(args: argparse.Namespace) -> int:
-    from .diagnosis import build_report
     from .golden import check
-    from .oracle import Options, Search, signature_problem
-    from .target import load_target
 
-    opts = _options(args, Options)
-    opts.check()
-    fn = load_target(args.target)
-    why = signature_problem(fn)
-    if why:
-        _print(f"gradcheck golden check {args.target}: DISAGREES\n  {why}")
-        return EXIT_DISAGREE
-    outcomes, skipped = check(args.dir, fn, opts)
-    failures = sorted((o for o in outcomes if not o.ok), key=lambda o: sum(o.problem.sizes))
-    found = Search(seen=outcomes, failures=failures, final=failures[0] if failures else None)
-    found.note = "the smallest failing golden case" if failures else ""
-    report = build_report(args.target, fn, opts, found)
-    report.reference_label = "the golden corpus"
-    text = report.format(debug=getattr(args, "debug", False)).replace("gradcheck verify", "gradcheck golden check", 1)
-    _print(text)
-    _print(f"  golden cases: {len(outcomes)} run, {len(failures)} failed, {skipped} skipped (other loss or flags)")
+    report = check(args.dir, args.target, _options(args), exec=args.exec)
+    _print(report.format(debug=getattr(args, "debug", False)))
     if args.json:
-        _write_json(args.json, report.to_json() | {"golden": {"run": len(outcomes), "skipped": skipped}})
+        _write_json(args.json, report.to_json())
     return EXIT_AGREE if report.ok else EXIT_DISAGREE
 
 
 def _plot_failure(path: str, report) -> None:
     """Error maps of the first failing problem the search met (larger than the shrunk one)."""
-    from .compare import roundoff_tolerance
-    from .oracle import EPS, reference
     from .plot import error_maps
+    from .render import case_sizes
 
-    f = report.first_failure
-    if f is None or f.kind != "mismatch" or not f.result:
+    f = report.search.first if report.search else None
+    if f is None or f.kind.value != "mismatch" or not f.result:
         _print(f"  --plot: nothing to draw ({'no failure' if f is None else 'the failure is not a numeric mismatch'})")
         return
-    D, H, K, T = f.problem.sizes
-    tol = roundoff_tolerance(f.problem, EPS[report.options.dtype])
-    title = f"{report.target} vs reference: first failing problem found, D={D} H={H} K={K} T={T}"
-    _drawing(lambda: error_maps(path, f.result, reference(f.problem, report.options), tol, title), path)
-    _print(f"  --plot: error maps of the first failing problem (D={D} H={H} K={K} T={T}) written to {path}")
+    title = f"{report.target} vs reference: first failing problem found, {case_sizes(f)}"
+    _drawing(lambda: error_maps(path, f.result, f.reference, f.tolerance, title), path)
+    _print(f"  --plot: error maps of the first failing problem ({case_sizes(f)}) written to {path}")
 
 
 def _drawing(draw, path: str):
@@ -187,20 +191,13 @@ def _plot(args: argparse.Namespace) -> int:
     return EXIT_AGREE
 
 
-def _options(args: argparse.Namespace, Options):
-    return Options(
-        loss=args.loss,
-        no_bias=args.no_bias,
-        zero_h0=args.zero_h0,
-        one_hot_inputs=args.one_hot_inputs,
-        same_io_dim=args.same_io_dim,
-        dtype=args.dtype,
-        examples=getattr(args, "examples", 1),
-        seed=getattr(args, "seed", 0),
-        reference=getattr(args, "reference", "bptt"),
-        max_size=getattr(args, "max_size", 16),
-        max_steps=getattr(args, "max_steps", 50),
-    )
+def _options(args: argparse.Namespace, **overrides):
+    """The Options of the command line (validated by Options itself)."""
+    from .options import Options
+
+    given = {f.name: getattr(args, f.name) for f in fields(Options) if hasattr(args, f.name)}
+    given["skip_regimes"] = tuple(args.skip_regime or ())
+    return Options(**(given | overrides))
 
 
 def _write_json(path: str, data: dict) -> None:
@@ -233,56 +230,74 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None:
-    """The options that describe the implementation under test (verify, golden check, fuzz)."""
-    from .oracle import DEFAULT_EXAMPLES
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not > 0")
+    return value
 
+
+def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None:
+    """The options that describe the implementation under test (verify, golden check, fuzz, taylor)."""
+    from .options import BATCH_LOSSES, DEFAULT_EXAMPLES, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT, REFERENCES
+    from .precision import PRECISIONS
+    from .problem import LOSSES
+    from .strategies import REGIMES
+
+    p.add_argument("--exec", metavar="CMD", help="judge a worker process in any language instead of a Python "
+                   "TARGET: CMD serves problems over stdin/stdout (docs/worker-protocol.md)")  # fmt: skip
+    p.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT, metavar="S",
+                   help=f"seconds a worker may take per problem (default {DEFAULT_TIMEOUT:g})")  # fmt: skip
+    c = p.add_argument_group("how the implementation is called (the contract)")
+    c.add_argument("--batch", action="store_true", help="inputs with a leading batch axis: xs (N, T, D), ys (N, T), "
+                   "h0 (N, H); the loss is summed over the N sequences (see --batch-loss)")  # fmt: skip
+    c.add_argument("--batch-loss", choices=BATCH_LOSSES, default="sum",
+                   help="the reduction over the batch: sum (default) or mean (divide by N, as CS231n)")  # fmt: skip
+    c.add_argument("--max-batch", type=_positive_int, default=DEFAULT_MAX_BATCH,
+                   help=f"the largest N drawn with --batch (default {DEFAULT_MAX_BATCH})")  # fmt: skip
+    c.add_argument("--layer", action="store_true", help="the recurrent layer alone: fn(params {U, W, b_h}, xs, h0, "
+                   "dhs) with upstream gradients dhs = dL/dh_t, L = sum_t dhs_t . h_t")  # fmt: skip
     g = p.add_argument_group("what the implementation computes")
-    g.add_argument(
-        "--loss",
-        choices=("sum", "mean", "last"),
-        default="sum",
-        help="E = sum_t E_t (default), its mean over t, or the last step's E_T only (many-to-one)",
-    )
+    g.add_argument("--loss", choices=LOSSES, default="sum",
+                   help="E = sum_t E_t (default), its mean over t, or the last step's E_T only (many-to-one)")  # fmt: skip
     g.add_argument("--no-bias", action="store_true", help="b_h = b_y = 0, and their gradients are not compared")
     g.add_argument("--zero-h0", action="store_true", help="h0 = 0 always (for code that hard-codes it)")
-    g.add_argument(
-        "--one-hot-inputs", action="store_true", help="every x_t one-hot (for code that takes token indices)"
-    )
+    g.add_argument("--one-hot-inputs", action="store_true",
+                   help="every x_t one-hot (for code that takes token indices)")  # fmt: skip
     g.add_argument("--same-io-dim", action="store_true", help="D == K (for code with one vocabulary size)")
-    g.add_argument(
-        "--dtype",
-        choices=("float64", "float32"),
-        default="float64",
-        help="the precision the implementation computes in; tolerances follow it (the arrays passed in are "
-        "float64 either way)",
-    )
+    g.add_argument("--dtype", choices=tuple(PRECISIONS), default="float64",
+                   help="the precision the implementation computes in; tolerances, ranges and the problems follow it "
+                   "(the arrays passed in are float64 holding numbers exactly representable in it)")  # fmt: skip
     p.add_argument("--json", metavar="FILE", help="also write the full report as JSON to FILE")
     if not search:
+        p.set_defaults(skip_regime=None, reference="bptt")
         return
     s = p.add_argument_group("the search")
-    s.add_argument(
-        "--examples",
-        type=_positive_int,
-        default=DEFAULT_EXAMPLES,
-        help=f"random problems to try (default {DEFAULT_EXAMPLES}; then a fixed set, one per regime)",
-    )
+    s.add_argument("--examples", type=_positive_int, default=DEFAULT_EXAMPLES,
+                   help=f"random problems to try (default {DEFAULT_EXAMPLES}; then a fixed set, one per regime)")  # fmt: skip
     s.add_argument("--seed", type=int, default=0, help="seed of the random search (default 0: reproducible)")
-    s.add_argument(
-        "--reference",
-        choices=("bptt", "jax"),
-        default="bptt",
-        help="the reference gradients: gradcheck's recursion (default) or JAX autodiff",
-    )
+    s.add_argument("--reference", choices=REFERENCES, default="bptt",
+                   help="the reference gradients: gradcheck's recursion (default) or JAX autodiff")  # fmt: skip
     s.add_argument("--max-size", type=_positive_int, default=16, help="largest D, H, K (default 16)")
     s.add_argument("--max-steps", type=_positive_int, default=50, help="largest T (default 50)")
+    s.add_argument("--skip-regime", action="append", choices=[str(r) for r in REGIMES], metavar="REGIME",
+                   help="leave a regime out of the search and the coverage set (repeatable): "
+                   + ", ".join(map(str, REGIMES)))  # fmt: skip
+
+
+def _target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="TARGET", nargs="?",
+                   help="package.module:function or path/to/file.py:function (or give --exec CMD)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradcheck",
         description="Gradient verification for the seed's vanilla RNN: hand-derived BPTT checked "
-        "against finite differences and JAX autodiff.",
+        "against finite differences and JAX autodiff, and an oracle for other implementations.",
         epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error, 3 internal error.",
     )
     common = argparse.ArgumentParser(add_help=False)
@@ -292,68 +307,65 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser(
-        "report",
-        parents=[common],
-        help="check the built-in gradients against JAX and finite differences on a sweep of problems",
-        description="Check the hand-derived gradients (recursion and the seed's series) against JAX "
-        "autodiff, central finite differences and the complex step on a fixed sweep of problems "
-        "(every regime: saturated, large logits, exploding, vanishing, one-hot, h0 = 0 and not). "
-        "Prints, per parameter, the worst error over the sweep in units of its tolerance.",
-    )
+    p = sub.add_parser("report", parents=[common],
+                       help="check the built-in gradients against JAX and finite differences on a sweep of problems",
+                       description="Check the hand-derived gradients (recursion, the seed's series, forward mode) "
+                       "against JAX autodiff, central finite differences and the complex step on a fixed sweep of "
+                       "problems (every regime). Prints, per parameter, the worst error over the sweep in units of "
+                       "its tolerance.")  # fmt: skip
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
     p.set_defaults(run=_report)
 
-    p = sub.add_parser(
-        "verify",
-        parents=[common],
-        help="judge another implementation's gradients (TARGET = package.module:function or file.py:function)",
-        description="Call TARGET(params, xs, ys, h0) -> dict on random problems across every regime (sizes, "
-        "saturation, large logits, large gradients, h0 zero and not) and compare each returned gradient "
-        "(and 'loss', 'h0' when returned) with gradcheck's reference. On a failure, print the smallest "
-        "failing problem and name known mistakes it matches.",
-        epilog="Exit codes: 0 agrees, 1 disagrees (or the implementation raises, returns a wrong shape, "
-        "NaN, or modifies its inputs), 2 usage error, 3 internal error.",
-    )
-    p.add_argument("target", metavar="TARGET", help="package.module:function or path/to/file.py:function")
+    p = sub.add_parser("verify", parents=[common],
+                       help="judge another implementation's gradients (TARGET, or --exec CMD)",
+                       description="Call the implementation on random problems across every regime (sizes, "
+                       "saturation, large logits, large gradients, h0 zero and not), scaled to its precision, and "
+                       "compare each returned gradient (and 'loss', 'h0' when returned) with gradcheck's reference. "
+                       "On a failure, print the smallest failing problem and the clearest one, and name known "
+                       "mistakes it matches.",
+                       epilog="Exit codes: 0 agrees, 1 disagrees (or the implementation raises, returns a wrong "
+                       "shape, NaN, modifies its inputs, hangs or crashes), 2 usage error, 3 internal error.")  # fmt: skip
+    _target(p)
     _add_target_options(p)
     p.add_argument("--plot", metavar="FILE.png", help="on a failure, draw per-parameter error maps to FILE.png "
                    "(needs matplotlib)")  # fmt: skip
     p.set_defaults(run=_verify)
 
-    p = sub.add_parser(
-        "plot",
-        parents=[common],
-        help="draw a picture: FD error against step size, or the seed's series term by term",
-        description="steps: finite-difference error against the step h for each parameter (the V of truncation "
-        "against round-off, with the harness's step marked). timesteps: the size of each term of the seed's "
-        "series for dE_t/dW against t - k, for several scales of W (vanishing and exploding gradients). "
-        "Needs matplotlib (pip install 'gradcheck-rnn[plot]').",
-    )
+    p = sub.add_parser("taylor", parents=[common],
+                       help="the Taylor remainder test: is the implementation's gradient that of its own loss?",
+                       description="For random directions v and steps eps = eps0 / 2^k, compare the "
+                       "implementation's own loss E(theta + eps v) with E(theta) + eps g.v: the remainder r1 "
+                       "converges at rate 2 when g is the gradient of E, at rate 1 when it is not. No step to "
+                       "choose: the rates are read where r1 stands above round-off. Judges any loss (an L2 "
+                       "penalty, label smoothing) for self-consistency; verify remains the check for the seed's "
+                       "model. The implementation must return 'loss'.",
+                       epilog="Exit codes: 0 consistent, 1 inconsistent, 2 usage error, 3 internal error.")  # fmt: skip
+    _target(p)
+    _add_target_options(p)
+    p.add_argument("--directions", type=_positive_int, default=3, help="random directions v (default 3)")
+    p.set_defaults(run=_taylor)
+
+    p = sub.add_parser("plot", parents=[common],
+                       help="draw a picture: FD error against step size, or the seed's series term by term",
+                       description="steps: finite-difference error against the step h for each parameter. "
+                       "timesteps: the size of each term of the seed's series for dE_t/dW against t - k, for "
+                       "several scales of W. Needs matplotlib (pip install 'gradcheck-rnn[plot]').")  # fmt: skip
     p.add_argument("picture", choices=("steps", "timesteps"))
     p.add_argument("--out", metavar="FILE.png", required=True, help="where to write the PNG")
     p.set_defaults(run=_plot)
 
-    p = sub.add_parser(
-        "fuzz",
-        parents=[common],
-        help="a long Hypothesis campaign: the built-in gradients, or a TARGET (as verify)",
-        description="Fuzz the built-in gradients (recursion, series, truncation, finite differences, JAX; sizes "
-        "up to H = 128 and T = 200 across every regime) or a TARGET with verify's comparison, for --minutes or "
-        "--examples (default: 10 minutes). Failures are shrunk and saved in an example database, which "
-        "replays them first next time. Progress is live on a terminal.",
-        epilog="Exit codes: 0 no failure, 1 a failure (shrunk example and replay command printed), 2 usage error, "
-        "3 internal error.",
-    )
-    p.add_argument("target", metavar="TARGET", nargs="?", help="package.module:function or file.py:function "
-                   "(omit to fuzz gradcheck's own gradients)")  # fmt: skip
+    p = sub.add_parser("fuzz", parents=[common],
+                       help="a long Hypothesis campaign: the built-in gradients, or a TARGET / --exec (as verify)",
+                       description="Fuzz the built-in gradients (recursion, series, forward mode, truncation, finite "
+                       "differences, JAX; sizes up to H = 128 and T = 200 across every regime) or an implementation "
+                       "with verify's comparison, for --minutes or --examples (default: 10 minutes). Failures are "
+                       "shrunk and saved in an example database, which replays them first next time.",
+                       epilog="Exit codes: 0 no failure, 1 a failure (shrunk example and replay command printed), "
+                       "2 usage error, 3 internal error.")  # fmt: skip
+    _target(p)
     p.add_argument("--minutes", type=float, help="run for this long (default 10 when --examples is not given)")
-    p.add_argument(
-        "--database",
-        metavar="DIR",
-        default=DEFAULT_DATABASE,
-        help=f"the example database directory (default {DEFAULT_DATABASE}; share one between machines)",
-    )
+    p.add_argument("--database", metavar="DIR", default=DEFAULT_DATABASE,
+                   help=f"the example database directory (default {DEFAULT_DATABASE}; share one between machines)")  # fmt: skip
     _add_target_options(p)
     for action in p._actions:  # fuzz's budget and seed mean something else than verify's
         if action.dest == "examples":
@@ -362,52 +374,34 @@ def build_parser() -> argparse.ArgumentParser:
             action.help = "seed the batches (default: a fresh random draw every run; a seed turns off replay)"
     p.set_defaults(run=_fuzz, examples=None, seed=None)
 
-    p = sub.add_parser(
-        "bench",
-        parents=[common],
-        help="time this harness against torch.autograd.gradcheck and jax.test_util.check_grads, side by side",
-        description="Full-Jacobian and directional gradient checks on one (16, 32, 16, 20) RNN with this harness, "
-        "torch.autograd.gradcheck (slow and fast mode) and jax.test_util.check_grads, in one run; then the "
-        "scaling of the backward recursion, the cost of the seed's series, and JAX compilation counts. "
-        "Tools that are not installed are listed as skipped (pip install torch==2.13.0 for the CPU build).",
-    )
+    p = sub.add_parser("bench", parents=[common],
+                       help="time this harness against torch.autograd.gradcheck and jax.test_util.check_grads",
+                       description="Full-Jacobian and directional gradient checks on one (16, 32, 16, 20) RNN with "
+                       "this harness, torch.autograd.gradcheck and jax.test_util.check_grads, in one run; then the "
+                       "scaling of the recursion, forward mode and the seed's series, and JAX compilation counts.")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="fewer repeats and sizes (about a minute)")
     p.set_defaults(run=_bench)
 
-    p = sub.add_parser(
-        "golden",
-        parents=[common],
-        help="golden vectors for code outside Python: export a corpus, or check a Python TARGET against one",
-        description="Golden vectors: a versioned corpus of problems with reference losses, gradients and "
-        "per-entry tolerances, as .npz files (no pickle) with a JSON manifest (sha256 per file).",
-    )
+    p = sub.add_parser("golden", parents=[common],
+                       help="golden vectors: export a corpus, or check an implementation against one",
+                       description="Golden vectors: a versioned corpus of problems with reference losses, gradients "
+                       "and per-entry tolerances, as .npz files (no pickle) with a JSON manifest (sha256 per file).")  # fmt: skip
     gsub = p.add_subparsers(dest="golden_command", metavar="ACTION", required=True)
-    g = gsub.add_parser(
-        "export",
-        parents=[common],
-        help="write a corpus to DIR",
-        description="Write case_NNN.npz files, manifest.json and README.md to DIR.",
-    )
+    g = gsub.add_parser("export", parents=[common], help="write a corpus to DIR",
+                        description="Write case_NNN.npz files, manifest.json and README.md to DIR.")  # fmt: skip
     g.add_argument("dir", metavar="DIR")
-    g.add_argument(
-        "--cases",
-        type=_positive_int,
-        default=96,
-        help="how many cases (default 96: every regime x loss, flags cycling through all 16 combinations)",
-    )
+    g.add_argument("--cases", type=_positive_int, default=96,
+                   help="how many cases (default 96: every regime x loss, flags cycling through all 16 combinations)")  # fmt: skip
     g.add_argument("--seed", type=int, default=0, help="seed of the corpus (default 0)")
     g.add_argument("--force", action="store_true", help="write into a non-empty DIR")
     g.set_defaults(run=_golden_export)
-    g = gsub.add_parser(
-        "check",
-        parents=[common],
-        help="verify a Python TARGET against the corpus in DIR",
-        description="Run TARGET on every case of the corpus in DIR that fits its options (loss, flags) and "
-        "compare with the stored reference. A missing, damaged or altered file is a usage error (exit 2).",
-        epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error, 3 internal error.",
-    )
+    g = gsub.add_parser("check", parents=[common], help="check a TARGET (or --exec CMD) against the corpus in DIR",
+                        description="Verify every file of the corpus against its sha256, then run the implementation "
+                        "on every case that fits its options (loss, flags) and compare with the stored reference "
+                        "and tolerances. A missing, damaged or altered file is a usage error (exit 2).",
+                        epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error, 3 internal error.")  # fmt: skip
     g.add_argument("dir", metavar="DIR")
-    g.add_argument("target", metavar="TARGET", help="package.module:function or path/to/file.py:function")
+    _target(g)
     _add_target_options(g, search=False)
     g.set_defaults(run=_golden_check)
     return parser

@@ -9,25 +9,30 @@ gradient cancels to (near) zero, where a relative error would explode:
   tol_i = ROUNDOFF_SAFETY * spread_i, with spread_i from Monte Carlo arithmetic
   (`roundoff.roundoff_spread`) in the arithmetic of the less precise side;
 - finite differences vs analytic: truncation plus round-off of the difference,
-  tol_i = FD_SAFETY * err_i + the round-off tolerance above, with err_i from `numeric`.
+  tol_i = FD_SAFETY * err_i + the round-off tolerance above, with err_i from `numeric`; an
+  entry whose own error estimate is not small against its value is not judged (unresolved).
+
+A tolerance is a non-negative number, or inf for an entry that is not judged; anything else
+(negative, NaN) is a bug of ours and raises `InternalError`, never a pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 
 from .numeric import FDResult
-from .problem import GRAD_NAMES, GradcheckError, Problem
-from .roundoff import roundoff_spread
+from .precision import FLOAT64, Precision
+from .problem import GRAD_NAMES, GradcheckError, InternalError, Problem
+from .roundoff import Spread, roundoff_spread
 
-EPS64 = float(np.finfo(np.float64).eps)
-EPS32 = float(np.finfo(np.float32).eps)
 # The Monte Carlo spread is a typical size of round-off, not a bound. Over the 100,000-example
-# steered fuzz campaign (README) the largest |analytic - JAX| seen was 0.17 x (8 x spread):
-# a factor 8 keeps the worst case seen a factor 6 inside the tolerance, while float64
+# steered fuzz campaign (docs/campaigns.md) the largest |analytic - JAX| seen was 0.17 x (8 x
+# spread): a factor 8 keeps the worst case seen a factor 6 inside the tolerance, while float64
 # tolerances stay near 1e-13 relative, so a 1e-4 relative error is still 1e9 times over.
 ROUNDOFF_SAFETY = 8.0
 # The finite-difference error estimate (leading truncation term from D(2h) - D(h), plus
@@ -35,20 +40,30 @@ ROUNDOFF_SAFETY = 8.0
 # |analytic - central difference| was 0.264 x (8 x estimate), i.e. at most about twice the
 # estimate. A factor 8 covers the next order; planted bugs are still caught by 1e3 or more.
 FD_SAFETY = 8.0
-# Underflow: XLA on CPU flushes subnormal numbers to zero, numpy keeps them, so two correct
-# implementations can differ by the smallest normal number (2.2e-308) wherever an entry
-# underflows (yhat_t of a class 1e3 logits below the top is exp(-1e3) = 0). Later products
-# can scale that up; 1/eps of headroom (a floor of 1e-292) is far below any error that matters.
-UNDERFLOW_FLOOR = float(np.finfo(np.float64).tiny) / EPS64
-# Ill-conditioned problems are not judged. In a saturated recurrence with a strong W one
-# rounding can flip a unit to the other sign, and the flip propagates: two correct codes then
-# follow different trajectories (seen: H = 90, T = 51, W gain 20, numpy and JAX differing by 2.0
-# in a V entry of 3.9), and no tolerance separates a bug from round-off. The Monte Carlo runs
-# show it directly as states that move under round-off; states are bounded by 1, so this is an
-# absolute test. Well-conditioned float64 problems move states by 1e-15 to 1e-12, the exploding
-# ones we do judge by up to 3e-8 (the report's W gain 4 problem), flipping ones by 2; float32
-# is nine digits coarser.
-ILL_CONDITIONED = {EPS64: 1e-6, EPS32: 1e-2}
+# A finite-difference entry is judged only when FD_SAFETY x its error estimate is at most this
+# fraction of |estimate|: then its tolerance is at most 10% of its value, so a judged entry always
+# catches a 10% error. Beyond that the estimate says nothing, and it must not grade itself: an
+# estimator broken to give D ~ 0 has an error estimate |D(2h) - D(h)| / 3 of the size of the
+# derivative, and the tolerance 8 x that would pass it. Such entries are counted as unresolved.
+FD_RESOLVED = 0.1
+# Intermediates must stay this far below the largest finite number of the precision: the range
+# check (roundoff.Spread.magnitude) tracks sums of |terms|; an implementation may form a few
+# partial results a few times larger (h^2 before 1 - h^2, two biases added, a product's operands).
+RANGE_HEADROOM = 16.0
+
+
+class Judgement(Enum):
+    """Whether a problem can be judged in a precision, and if not, why."""
+
+    JUDGED = "judged"
+    ILL_CONDITIONED = "ill-conditioned"  # round-off moves a state so far that units can flip
+    OUT_OF_RANGE = "out of range"  # a quantity a correct code must form overflows the precision
+
+
+class Tolerance(NamedTuple):
+    tol: dict[str, np.ndarray]  # per entry: parameters, "h0", "xs", "hs", and "loss" (a scalar)
+    judgement: Judgement
+    reason: str  # why not judged, in words ("" when judged)
 
 
 @dataclass(frozen=True)
@@ -76,12 +91,15 @@ class ParamCheck:
 def compare_array(name: str, actual: np.ndarray, reference: np.ndarray, tol: np.ndarray) -> ParamCheck:
     """Compare one array entry by entry (shapes must match; NaN or inf in `actual` fails)."""
     a, r = np.asarray(actual, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    err = np.abs(a - r)
     tol = np.broadcast_to(np.asarray(tol, dtype=np.float64), r.shape)
-    err = np.where(np.isinf(tol), 0.0, err)  # entries with an infinite tolerance are not judged
+    if np.any(np.isnan(tol)) or np.any(tol < 0):
+        bad = np.argwhere(np.isnan(tol) | (tol < 0))[0]
+        raise InternalError(f"the tolerance of {name} at {bad.tolist()} is {tol[tuple(bad)]} (negative or NaN)")
+    judged = np.isfinite(tol)  # an infinite tolerance: the entry is not judged
+    err = np.where(judged, np.abs(a - r), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(err == 0, 0.0, err / tol)
-    ratio = np.where(np.isfinite(a) | np.isinf(tol), ratio, np.inf)
+    ratio = np.where(np.isfinite(a) | ~judged, ratio, np.inf)
     i = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.size else ()
     worst = float(ratio[i]) if ratio.size else 0.0
     return ParamCheck(
@@ -96,7 +114,7 @@ def compare_array(name: str, actual: np.ndarray, reference: np.ndarray, tol: np.
         rel_error=_normwise(err, r),
         entries=int(r.size),
         failing=int(np.sum(ratio > 1.0)),
-        unresolved=int(np.sum(np.isinf(tol))),
+        unresolved=int(np.sum(~judged)),
     )
 
 
@@ -107,32 +125,44 @@ def _normwise(err: np.ndarray, r: np.ndarray) -> float:
     return e / scale if scale > 0 else (0.0 if e == 0 else np.inf)
 
 
-def roundoff_tolerance(problem: Problem, eps: float = EPS64) -> dict[str, np.ndarray]:
-    """tol_i for two implementations that differ only by round-off in arithmetic with epsilon eps.
+def roundoff_check(problem: Problem, pr: Precision = FLOAT64, spread: Spread | None = None) -> Tolerance:
+    """tol_i for two implementations that differ only by round-off in the arithmetic `pr`, and
+    whether the problem can be judged at all in it.
 
-    Includes "loss" (a scalar). eps is the epsilon of the less precise of the two.
+    pr is the less precise of the two; spread, if given, is roundoff_spread(problem, pr) already
+    computed. Not judged: round-off moves some hidden state h_t by more than pr.ill_conditioned
+    (two correct codes may then disagree by O(1)), or a quantity that a correct implementation
+    must form comes within RANGE_HEADROOM of the largest finite number.
     """
-    return roundoff_check(problem, eps)[0]
+    spread = roundoff_spread(problem, pr) if spread is None else spread
+    floor = pr.underflow_floor
+    tol = {k: ROUNDOFF_SAFETY * v + floor for k, v in spread.grads.items()}
+    tol["loss"] = np.asarray(ROUNDOFF_SAFETY * spread.loss + floor)
+    if spread.magnitude * RANGE_HEADROOM > pr.max:
+        reason = f"out of range for {pr}: sums reach {spread.magnitude:.3g}, beyond {pr.max:.3g} / {RANGE_HEADROOM:g}"
+        return Tolerance(tol, Judgement.OUT_OF_RANGE, reason)
+    if not spread.states <= pr.ill_conditioned:  # (NaN states: not judged either)
+        reason = f"ill-conditioned in {pr}: round-off moves a state by {spread.states:.2g} (> {pr.ill_conditioned:g})"
+        return Tolerance(tol, Judgement.ILL_CONDITIONED, reason)
+    return Tolerance(tol, Judgement.JUDGED, "")
 
 
-def roundoff_check(problem: Problem, eps: float = EPS64) -> tuple[dict[str, np.ndarray], bool]:
-    """roundoff_tolerance, and whether the problem can be judged at all in this arithmetic.
-
-    A problem cannot be judged when round-off moves some hidden state h_t by more than
-    ILL_CONDITIONED (see there): two correct codes may then disagree by O(1).
-    """
-    spread = roundoff_spread(problem, eps)
-    tol = {k: ROUNDOFF_SAFETY * v + UNDERFLOW_FLOOR for k, v in spread.grads.items()}
-    tol["loss"] = np.asarray(ROUNDOFF_SAFETY * spread.loss + UNDERFLOW_FLOOR)
-    return tol, spread.states <= ILL_CONDITIONED[eps]
+def roundoff_tolerance(problem: Problem, pr: Precision = FLOAT64) -> dict[str, np.ndarray]:
+    """The tolerances of roundoff_check alone (includes "loss", a scalar)."""
+    return roundoff_check(problem, pr).tol
 
 
 def fd_tolerance(problem: Problem, fd: FDResult) -> dict[str, np.ndarray]:
-    """tol_i for finite differences (any method) against an analytic gradient."""
+    """tol_i for finite differences (any method) against an analytic gradient; inf where unresolved
+    (the estimate's own error is not small against its value: FD_RESOLVED)."""
     if fd.error is None:
         raise GradcheckError("fd_tolerance: the finite differences were taken without error estimates")
     tol = roundoff_tolerance(problem)
-    return {k: FD_SAFETY * fd.error[k] + tol[k] for k in fd.error}
+    out = {}
+    for k, err in fd.error.items():
+        resolved = FD_SAFETY * err <= FD_RESOLVED * np.abs(fd.grads[k])
+        out[k] = np.where(resolved, FD_SAFETY * err + tol[k], np.inf)
+    return out
 
 
 def compare_grads(

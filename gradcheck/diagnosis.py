@@ -1,183 +1,304 @@
-"""What a verify run found, in words: coverage, the smallest failure, and known mistakes.
+"""What a verify run found, in words: coverage, and the mistake behind a failure.
 
-A diagnosis names a mistake only when the implementation matches it to round-off on every
-failing problem kept from the search (the first one found and the shrunk one): then the
-mistake explains the numbers exactly, not approximately. Probes re-run the smallest failing
-problem with one feature removed (h0 = 0, x_t[0] = 0, small logits) to say what the failure
-needs.
+Diagnosis only reads: the outcomes of the search (each with its result, reference and
+tolerance) and the evidence the oracle gathered after it (second calls, narrowed searches, the
+failing problem's prefixes). It never calls the implementation.
+
+A known mistake is named only when the implementation matches it to round-off on every failing
+problem kept from the search (the first one found and the smallest): then the mistake explains
+the numbers exactly, not approximately. In order, the report says:
+
+1. that the forward pass (the loss) is not the model's, and which known variant it is;
+2. the known backward mistakes that match (variants.py), batch mistakes, naive softmax,
+   gradients accumulated between calls;
+3. where the failing entries lie (one row, one column) and, by the failing problem's prefixes,
+   the first step t whose dE_t/dθ differs and the lag from which contributions go wrong;
+4. what the failure needs (h0 != 0, large logits, x_t[0] != 0), when narrowed searches show it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from math import comb
 from typing import Any
 
 import numpy as np
 
-from .bptt import _bptt, _truncated
-from .compare import EPS32, compare_array, roundoff_tolerance
-from .oracle import EPS, Options, Outcome, Search, search
-from .problem import Problem, loss_weights
+from .bptt import bptt, truncated
+from .compare import Judgement, compare_array
+from .contract import Case, combine, tolerance
+from .model import forward
+from .outcome import Evidence, Kind, Outcome, ProbeResult, Report
+from .precision import PRECISIONS
+from .problem import loss_weights
 from .strategies import features
-from .variants import DESCRIPTIONS, VARIANTS, clipped
+from .variants import (
+    DESCRIPTIONS,
+    FORWARD_VARIANTS,
+    VARIANTS,
+    Mistake,
+    batch_mixed,
+    clipped,
+)
 
-FLOAT32 = DESCRIPTIONS["float32"] + "; if that is intended, run with --dtype float32"
-LARGE_LOGIT = {"float64": 500.0, "float32": 80.0}  # |q| above which a naive softmax is in trouble
+# Why two problems are called twice (oracle.verify), for the report.
+REPEATED = "the first, to catch state kept between calls; the failing one, to tell a changing result from a wrong one"
+# A probe says "the failure needs X" only when it would be this unlikely to see the narrowed
+# search pass every problem if X did not matter: with f failures among the n baseline problems
+# and none among the m narrowed ones, that chance is C(n, f) / C(n + m, f) (the f failures all
+# falling in the baseline, were the problems exchangeable). 1e-3 needs f >= 10 for n = m = 100:
+# a condition that merely came along with a rare failure is not blamed.
+PROBE_EVIDENCE = 1e-3
 
-
-@dataclass
-class Report:
-    target: str
-    options: Options
-    ok: bool
-    kind: str = "agree"
-    message: str = ""
-    problems_run: int = 0
-    coverage: dict[str, Any] = field(default_factory=dict)
-    failure: Outcome | None = None
-    first_failure: Outcome | None = None  # the first failure the search met, before shrinking
-    diagnosis: list[str] = field(default_factory=list)
-    probes: list[str] = field(default_factory=list)
-    worst: list[dict] = field(default_factory=list)
-    note: str = ""
-    reference_label: str = ""  # what the reference was, when not opts.reference (golden check)
-
-    def format(self, debug: bool = False) -> str:
-        return format_report(self, debug)
-
-    def to_json(self) -> dict:
-        return report_json(self)
+# --- coverage --------------------------------------------------------------------------------
 
 
-def coverage(outcomes: list[Outcome], opts: Options) -> dict[str, Any]:
+def summarize(report: Report, evidence: Evidence) -> None:
+    """Coverage, problems not judged (and why), the worst error/tol per array, repeated calls."""
+    found, pr = report.search, report.options.precision
+    seen = [o for o in found.seen if o.reference is not None] if found else []
+    report.not_judged = {j.value: sum(o.judgement is j for o in seen) for j in (Judgement.ILL_CONDITIONED,
+                                                                                  Judgement.OUT_OF_RANGE)}  # fmt: skip
+    for o in seen:
+        for c in o.checks:
+            report.worst[c.name] = max(report.worst.get(c.name, 0.0), c.ratio)
+    if seen:
+        report.coverage = _coverage(seen, pr)
+    if evidence.repeats:
+        r = evidence.repeats
+        state = ("identical" if all(x.identical for x in r) else
+                 f"different at round-off level (worst {max(x.ratio for x in r):.2g} of the tolerance): the code is "
+                 "nondeterministic at round-off level" if all(x.ratio <= 1 for x in r) else "DIFFERENT")  # fmt: skip
+        report.repeats = f"{len(r)} problem{'s' * (len(r) > 1)} called twice ({REPEATED}): {state}"
+
+
+def _coverage(outcomes: list[Outcome], pr) -> dict[str, Any]:
     """How many problems, which sizes, and how often each hard regime came up."""
-    fs = [features(o.problem) | {"max_grad": _ref_max(o.problem)} for o in outcomes]
-    if not fs:
-        return {}
-    rng = {k: (min(f[k] for f in fs), max(f[k] for f in fs)) for k in "DHKT"}
+    fs = []
+    for o in outcomes:
+        for p in o.case.problems:
+            grads = [np.max(np.abs(v)) for k, v in o.reference.items() if k not in ("loss", "hs") and np.size(v)]
+            fs.append(features(p) | {"max_grad": float(max(grads, default=0.0)), "N": o.case.n})
+    spans = {k: (min(f[k] for f in fs), max(f[k] for f in fs)) for k in ("D", "H", "K", "T", "N")}
     return {
-        "problems": len(fs),
-        "sizes": rng,
+        "problems": len(outcomes),
+        "sizes": spans,
         "h0 != 0": sum(f["h0_nonzero"] > 0 for f in fs),
         "one-hot inputs": sum(f["one_hot"] > 0 for f in fs),
         "some x_t[0] != 0": sum(f["x0_nonzero"] > 0 for f in fs),
-        "saturated tanh (|p| > 20)": sum(f["max_abs_p"] > 20 for f in fs),
-        f"large logits (|q| > {LARGE_LOGIT[opts.dtype]:g})": sum(
-            f["max_abs_logit"] > LARGE_LOGIT[opts.dtype] for f in fs
-        ),
+        f"saturated tanh (|p| > {pr.saturation:.3g})": sum(f["max_abs_p"] > pr.saturation for f in fs),
+        f"large logits (|q| > {pr.large_logit:.4g})": sum(f["max_abs_logit"] > pr.large_logit for f in fs),
         "a gradient entry > 5": sum(f["max_grad"] > 5 for f in fs),
         "exploding (a gradient entry > 1e3)": sum(f["max_grad"] > 1e3 for f in fs),
-        "ill-conditioned (not judged)": sum(o.kind == "ill-conditioned" for o in outcomes),
         "max |logit|": max(f["max_abs_logit"] for f in fs),
         "max |gradient entry|": max(f["max_grad"] for f in fs),
     }
 
 
-def _ref_max(problem: Problem) -> float:
-    g = _bptt(problem)
-    return float(max(np.max(np.abs(v)) for k, v in g.items() if k != "loss"))
+# --- explaining a failure ---------------------------------------------------------------------
 
 
-# --- diagnosis -------------------------------------------------------------------------------
+def explain(report: Report, evidence: Evidence) -> None:
+    """Fill report.diagnosis and report.notes for the failure in report.search."""
+    found, opts = report.search, report.options
+    final = found.final
+    if final.kind is Kind.CALLS_DIFFER:
+        report.diagnosis += _repeat_findings(final, evidence)
+        return
+    if final.kind is Kind.SHAPE:
+        report.diagnosis += _h0_summed_shape(final)
+        return
+    if final.kind is Kind.NONFINITE:
+        report.diagnosis += _naive_softmax(final, evidence, opts)
+    if final.kind is Kind.MISMATCH:
+        forward_words = _forward_pass(final)
+        kept = [o for o in (found.first, final) if o is not None and o.kind is Kind.MISMATCH]
+        common: dict[Mistake, str] | None = None
+        for o in kept:
+            found_here = dict(_explanations(o, opts))
+            common = found_here if common is None else {m: t for m, t in common.items() if m in found_here}
+        named = [t for m, t in (common or {}).items() if m is not Mistake.LOWER_PRECISION]
+        named = named or list((common or {}).values())  # lower precision only when nothing else explains it
+        report.diagnosis += forward_words + named
+        if not report.diagnosis:
+            report.diagnosis.append("no known mistake matches exactly")
+        report.notes += _patterns(final) + _per_step(evidence, opts)
+    if not any("no known mistake" not in d for d in report.diagnosis):
+        report.notes += _probe_notes(evidence)
 
 
-def _matches(result: dict, candidate: dict, problem: Problem, eps: float) -> bool:
-    tol = roundoff_tolerance(problem, eps)
-    return all(compare_array(k, a, candidate[k], tol[k]).ok for k, a in result.items() if k in candidate)
+def _matches(result: dict, candidate: dict, tol: dict, keys=None) -> bool:
+    keys = [k for k in (keys or result) if k in candidate and k in result and k != "hs"]
+    return bool(keys) and all(compare_array(k, result[k], candidate[k], tol[k]).ok for k in keys)
 
 
-def _explanations(problem: Problem, result: dict, opts: Options) -> list[str]:
-    """Every known mistake the result matches on this problem."""
-    eps, T = EPS[opts.dtype], problem.xs.shape[0]
-    grads = {k: v for k, v in result.items() if k != "loss"}
+def _variant(case: Case, fn) -> dict:
+    """A per-sequence gradient function, combined over the case as its contract does."""
+    return combine(case, [fn(p) for p in case.problems])
+
+
+def _explanations(o: Outcome, opts) -> list[tuple[Mistake, str]]:
+    """Every known mistake the result matches on this case."""
+    case, res, tol = o.case, {k: v for k, v in o.result.items() if k not in ("loss", "hs")}, o.tolerance
+    ref = o.reference
     found = []
-    for name, variant in VARIANTS.items():
-        if name in ("float32", "mean_loss"):  # float32 below; mean_loss is the loss check below
-            continue
-        if _matches(grads, variant(problem), problem, eps):
-            found.append(DESCRIPTIONS[name])
-    for other in ("sum", "mean", "last"):
-        if other != opts.loss:
-            alt = problem._replace(weights=loss_weights(other, T), loss=other)
-            if _matches(grads, _bptt(alt), alt, eps):
+    for mistake, fn in VARIANTS.items():
+        if _matches(res, _variant(case, fn), tol):
+            found.append((mistake, DESCRIPTIONS[mistake]))
+    T = case.sizes[3]
+    if not case.contract.layer:
+        for other in ("sum", "mean", "last"):
+            if other == opts.loss:
+                continue
+            alt = case.with_problems(tuple(p._replace(weights=loss_weights(other, T), loss=other) for p in case.problems))
+            if _matches(res, _variant(alt, bptt), tol):
                 why = "divided by T: " if (other, opts.loss) == ("mean", "sum") else ""
-                found.append(f"the gradients are {why}those of the {other!r} loss, not {opts.loss!r} "
-                             f"(use --loss {other})")  # fmt: skip
+                found.append((Mistake.OTHER_LOSS, f"the gradients are {why}those of the {other!r} loss, not "
+                                                  f"{opts.loss!r} (use --loss {other})"))  # fmt: skip
     for k in range(1, T):
-        if _matches(grads, _truncated(problem, k), problem, eps):
-            found.append(
-                f"truncated BPTT: the series is cut after k = {k} terms per step (WildML-style bptt_truncate = {k - 1})"
-            )
+        if _matches(res, _variant(case, lambda p, k=k: truncated(p, k)), tol):
+            found.append((Mistake.TRUNCATED, f"truncated BPTT: the series is cut after k = {k} terms per step "
+                                             f"(WildML-style bptt_truncate = {k - 1})"))  # fmt: skip
             break
-    ref = _bptt(problem)
-    found += _scalings(grads, ref, problem, eps, T)
-    tol = roundoff_tolerance(problem, eps)
-    for k, a in grads.items():  # a square matrix returned transposed keeps its shape
+    found += _scalings(res, ref, tol, case)
+    found += _batch_mistakes(res, ref, tol, case)
+    for k, a in res.items():  # a square matrix returned transposed keeps its shape
         if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and compare_array(k, a.T, ref[k], tol[k].T).ok:
-            found.append(f"{k} is returned transposed (its gradient is right, as {k}^T)")
-    c = max(float(np.max(np.abs(v))) for v in grads.values())
-    if any(np.max(np.abs(ref[k])) > c * (1 + 1e-9) for k in grads) and _matches(grads, clipped(ref, c), problem, eps):
-        found.append(f"every gradient entry is clipped to [-{c:.6g}, {c:.6g}] (np.clip)")
-    # Any small error also fits float32 precision: diagnose() keeps this only when nothing else fits.
-    if opts.dtype == "float64" and _matches(grads, ref, problem, EPS32):
-        found.append(FLOAT32)
+            found.append((Mistake.TRANSPOSED, f"{k} is returned transposed (its gradient is right, as {k}^T)"))
+    c = max((float(np.max(np.abs(v))) for v in res.values() if v.size), default=0.0)
+    if c > 0 and any(np.max(np.abs(ref[k])) > c * (1 + 1e-9) for k in res) and _matches(res, clipped(ref, c), tol):
+        found.append((Mistake.CLIPPED, f"every gradient entry is clipped to [-{c:.6g}, {c:.6g}] (np.clip)"))
+    for name, pr in PRECISIONS.items():  # any small error also fits a coarser precision: kept only alone
+        if pr.eps > opts.precision.eps and _matches(res, ref, tolerance(case, pr).tol):
+            found.append((Mistake.LOWER_PRECISION, f"the arithmetic is {name} (the result is right to {name} "
+                                                   f"precision only); if that is intended, run with --dtype {name}"))  # fmt: skip
+            break
     return found
 
 
-def _scalings(grads: dict, ref: dict, problem: Problem, eps: float, T: int) -> list[str]:
+def _scalings(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[Mistake, str]]:
     """Gradients that are the reference times a constant: per parameter, or all alike."""
     factors = {}
-    for k, a in grads.items():
+    for k, a in res.items():
         r = np.asarray(ref[k], dtype=float)
         denom = float(np.sum(r * r))
         if denom > 0:
             c = float(np.sum(a * r)) / denom
             # a plausible stray factor (a 1e-4 slip, a clipping scale), not a near-zero result
-            if abs(c - 1) > 1e-12 and 1e-3 <= abs(c) <= 1e3 and _matches({k: a}, {k: c * r}, problem, eps):
+            if abs(c - 1) > 1e-12 and 1e-3 <= abs(c) <= 1e3 and compare_array(k, a, c * r, tol[k]).ok:
                 factors[k] = c
     if not factors:
         return []
-    if len(factors) == len(grads) and max(factors.values()) - min(factors.values()) <= 1e-12 * max(factors.values()):
+    T, N = case.sizes[3], case.n
+    same = len(factors) == len(res) and max(factors.values()) - min(factors.values()) <= 1e-12 * max(factors.values())
+    if same:
         c = next(iter(factors.values()))
-        if abs(c * T - 1) < 1e-9:
-            return []  # the mean-loss diagnosis says it better
-        return [f"every gradient is the reference times {c:.10g} (global-norm clipping, or a stray factor)"]
-    return [f"{k} is the reference times {c:.10g} (relative error {c - 1:.3g})" for k, c in factors.items()]
+        if abs(c * T - 1) < 1e-9 or (case.contract.batch and N > 1 and min(abs(c * N - 1), abs(c / N - 1)) < 1e-9):
+            return []  # the mean-loss and batch-scale diagnoses say it better
+        return [(Mistake.SCALED_ALL, f"every gradient is the reference times {c:.10g} (global-norm clipping, or a "
+                                     "stray factor)")]  # fmt: skip
+    out = []
+    for k, c in factors.items():
+        if case.contract.batch and N > 1 and min(abs(c * N - 1), abs(c / N - 1)) < 1e-9:
+            continue  # said by _batch_mistakes
+        out.append((Mistake.SCALED_ONE, f"{k} is the reference times {c:.10g} (relative error {c - 1:.3g})"))
+    return out
 
 
-def diagnose(failures: list[Outcome], opts: Options) -> list[str]:
-    """The known mistakes that match every kept failing problem (first found and smallest)."""
-    mismatches = [o for o in failures if o.kind == "mismatch" and o.result is not None]
-    if not mismatches:
+def _batch_mistakes(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[Mistake, str]]:
+    """One sequence's gradient only, a 1/N too many or too few, sequences mixed, h0 summed."""
+    if not case.contract.batch or case.n < 2:
         return []
-    kept = [mismatches[0], mismatches[-1]] if len(mismatches) > 1 else mismatches
-    common = None
-    for o in kept:
-        names = _explanations(o.problem, o.result, opts)
-        common = names if common is None else [n for n in common if _same_kind(n, names)]
-    common = common or []
-    return [n for n in common if n != FLOAT32] or common  # float32 only when nothing else explains it
+    out, N, params = [], case.n, [k for k in case.contract.parameters if k in res]
+    for n in range(N):
+        alone = combine(case.with_problems((case.problems[n],)), [bptt(case.problems[n])])
+        alone = {k: case.weight * v for k, v in alone.items()} if case.batch_mean else alone
+        if _matches(res, alone, tol, params):
+            out.append((Mistake.BATCH_ONE_SEQUENCE, f"the parameter gradients are those of sequence {n} alone, "
+                                                    f"not of the whole batch of {N}"))  # fmt: skip
+            break
+    scaled = {k: c for k in params for c in (N, 1 / N) if compare_array(k, res[k], c * ref[k], tol[k]).ok}
+    if scaled:
+        missing = case.batch_mean and all(c == N for c in scaled.values())
+        what = "the 1/N of the batch mean is missing" if missing else "divided by N (a mean where the sum belongs)"
+        if len(scaled) < len(params):
+            what += f" in {', '.join(scaled)} only (the other gradients are right)"
+        out.append((Mistake.BATCH_SCALE, f"{what}: N = {N}"))
+    mixed = batch_mixed(case.problems, case.weight)
+    wrong_mixed = [k for k in ("W", "U", "V") if k in res and k in mixed and compare_array(k, res[k], mixed[k], tol[k]).ok
+                   and not compare_array(k, res[k], ref[k], tol[k]).ok]  # fmt: skip
+    if wrong_mixed:
+        out.append((Mistake.BATCH_MIXED, f"sequences are mixed up: d{wrong_mixed[0]} sums over the batch before "
+                                         "the outer product (sum_t (sum_n dp_n,t)(sum_n h_n,t-1)^T), so one "
+                                         "sequence's states enter another's gradient"))  # fmt: skip
+    if "h0" in res and res["h0"].ndim == 2:
+        total = ref["h0"].sum(axis=0)
+        if compare_array("h0", res["h0"], np.broadcast_to(total, ref["h0"].shape), tol["h0"] * N).ok:
+            out.append((Mistake.H0_SUMMED, "the h0 gradient is summed over the batch (every row is the sum): each "
+                                           "sequence has its own h0, and its own gradient"))  # fmt: skip
+    return out
 
 
-def _same_kind(name: str, names: list[str]) -> bool:
-    """The same mistake found on another problem, possibly with another k, c or factor."""
-    for sep in (": the series is cut", " is the reference times", "every gradient is the reference", "clipped to"):
-        if sep in name:
-            head = name.split(sep)[0] + sep
-            return any(n.startswith(head) for n in names)
-    return name in names
+def _h0_summed_shape(o: Outcome) -> list[str]:
+    """A batch's h0 gradient returned as (H,): is it the sum over the sequences?"""
+    a = (o.result or {}).get("h0")
+    if a is None or not o.case.contract.batch or a.shape != o.case.problems[0].h0.shape:
+        return []
+    total = sum(o.case.weight * bptt(p)["h0"] for p in o.case.problems)
+    scale = float(np.max(np.abs(total))) or 1.0
+    if np.max(np.abs(a - total)) <= 1e-6 * scale:
+        return ["the h0 gradient is summed over the batch: each sequence has its own h0; return (N, H)"]
+    return []
 
 
-def where_it_fails(outcome: Outcome, opts: Options) -> list[str]:
+def _forward_pass(o: Outcome) -> list[str]:
+    """The loss first: when it is not the model's, say so, and which known forward variant it is."""
+    check = next((c for c in o.checks if c.name == "loss"), None)
+    if check is None or check.ok:
+        return []
+    words = [f"the forward pass (the loss) is not the model's: loss {check.actual:.10g}, reference "
+             f"{check.reference:.10g}; fix the loss before the gradients"]  # fmt: skip
+    got, tol = float(o.result["loss"]), float(o.tolerance["loss"])
+    for name, fn in FORWARD_VARIANTS.items():
+        value = o.case.weight * sum(fn(p) for p in o.case.problems)
+        if np.isfinite(value) and abs(value - got) <= tol:
+            words.append(f"the forward pass matches a known mistake: {name}")
+            break
+    return words
+
+
+def _naive_softmax(o: Outcome, evidence: Evidence, opts) -> list[str]:
+    """Non-finite values with logits past exp()'s overflow, and none without large logits."""
+    pr = opts.precision
+    top = max(float(np.max(forward(p).q)) for p in o.case.problems)
+    no_large = next((p for p in evidence.probes if p.without == "no large logits"), None)
+    if top <= pr.exp_overflow or (no_large is not None and no_large.failed):
+        return []
+    return [f"softmax is computed without the max shift: exp(q) overflows above {pr.exp_overflow:.1f} in "
+            f"{pr} (this problem's logits reach {top:.4g}); subtract max_k q_k before exp, or run with "
+            "--skip-regime large_logits to judge the rest"]  # fmt: skip
+
+
+def _repeat_findings(o: Outcome, evidence: Evidence) -> list[str]:
+    """Two calls differ: the second result the first plus a new one means accumulated gradients."""
+    r = next((x for x in evidence.repeats if x.case is o.case), None)
+    if r is None or o.reference is None:
+        return []
+    keys = [k for k in r.first if k in r.second and k not in ("loss", "hs")]
+    added = {k: r.second[k] - r.first[k] for k in keys}
+    if keys and _matches(added, o.reference, {k: 2 * o.tolerance[k] for k in keys}, keys):
+        return ["the second result is the first plus a new one: gradients accumulate between calls (they are not "
+                "reset, e.g. a forgotten zero_grad() or accumulators kept from call to call)"]
+    return ["the results change from call to call beyond round-off (random noise, uninitialised memory, or "
+            "state kept between calls)"]
+
+
+def _patterns(o: Outcome) -> list[str]:
     """Patterns in the failing entries: all in one row or one column of a matrix."""
     notes = []
-    res, problem = outcome.result or {}, outcome.problem
-    tol = roundoff_tolerance(problem, EPS[opts.dtype])
-    ref = _bptt(problem)
-    for k, a in res.items():
-        if k == "loss" or a.ndim != 2:
+    for k, a in (o.result or {}).items():
+        if k in ("loss", "hs") or a.ndim != 2 or k not in o.reference:
             continue
-        bad = np.abs(a - ref[k]) > tol[k]
+        bad = np.abs(a - o.reference[k]) > o.tolerance[k]
         if bad.any() and bad.sum() < bad.size:
             rows, cols = np.nonzero(bad)
             if len(set(cols)) == 1 and a.shape[1] > 1:
@@ -187,161 +308,64 @@ def where_it_fails(outcome: Outcome, opts: Options) -> list[str]:
     return notes
 
 
-# Random problems per narrowed search: enough to meet every remaining regime a dozen times.
-PROBE_EXAMPLES = 100
+def _per_step(evidence: Evidence, opts) -> list[str]:
+    """Per-step localisation from the failing case's prefixes: dE_t/dθ = g(t) - g(t - 1)."""
+    if opts.loss != "sum":
+        return [f"per-step localisation needs the sum loss (dE_t/dθ as differences of prefixes); not with --loss "
+                f"{opts.loss}"]  # fmt: skip
+    pre = evidence.prefixes
+    if not pre or any(o.result is None or o.reference is None for o in pre):
+        return []
+    keys = [k for k in ("W", "U", "b_h", "V", "b_y") if k in pre[0].result]
+    zero = {k: np.zeros_like(pre[0].reference[k]) for k in keys}
+    first = None
+    for t in range(1, len(pre) + 1):
+        now, before = pre[t - 1], (pre[t - 2] if t > 1 else None)
+        diff = [k for k in keys if not compare_array(
+            k, now.result[k] - (before.result[k] if before else zero[k]),
+            now.reference[k] - (before.reference[k] if before else zero[k]),
+            now.tolerance[k] + (before.tolerance[k] if before else zero[k])).ok]  # fmt: skip
+        if diff:
+            first = (t, diff)
+            break
+    if first is None:
+        return []
+    t0, diff = first
+    if t0 == 1:
+        return [f"per step: dE_1/d{diff[0]} already differs, so the mistake is in every step's own terms, not in "
+                "the back-propagation through time (per-step localisation does not narrow it further)"]  # fmt: skip
+    recurrent = [k for k in diff if k in ("W", "U", "b_h")]
+    if not recurrent:
+        return [f"per step: dE_t/d{diff[0]} agrees for t <= {t0 - 1} and differs from t = {t0}"]
+    k = recurrent[0]
+    now, before = pre[t0 - 1], pre[t0 - 2]
+    got = now.result[k] - before.result[k]
+    tol = now.tolerance[k] + before.tolerance[k]
+    for lag in range(1, t0):
+        cut = lambda c, lag=lag: combine(c, [truncated(p, lag) for p in c.problems])[k]
+        if compare_array(k, got, cut(now.case) - cut(before.case), tol).ok:
+            return [f"per step: dE_t/d{k} agrees for t <= {t0 - 1}; from t = {t0} contributions from {lag} or more "
+                    "steps back are missing"]  # fmt: skip
+    return [f"per step: dE_t/d{k} agrees for t <= {t0 - 1}; from t = {t0} it differs: contributions from "
+            f"{t0 - 1} steps back (first reached at t = {t0}) are wrong"]  # fmt: skip
 
 
-def probes(fn, opts: Options) -> list[str]:
-    """What the failure needs: searches again with one feature taken away (h0, large logits,
-    x_t[0]) and reports those under which the implementation then passes every problem."""
-    trials = []
-    if not opts.zero_h0:
-        trials.append((replace(opts, zero_h0=True), "h0 = 0", "h0 != 0"))
-    if "large_logits" in opts.regimes:
-        rest = tuple(r for r in opts.regimes if r != "large_logits")
-        trials.append((replace(opts, regimes=rest), "no large logits", "large logits (a common offset of hundreds)"))
-    if not opts.first_input_zero:
-        trials.append((replace(opts, first_input_zero=True), "x_t[0] = 0 for every t", "some x_t[0] != 0"))
-    out = []
-    for narrowed, given_, needs in trials:
-        found = search(fn, replace(narrowed, examples=min(PROBE_EXAMPLES, opts.examples)), shrink=False)
-        if found.final is None:
-            out.append(f"it passes all {len(found.seen)} problems with {given_}: the failure needs {needs}")
+def probe_chance(baseline: ProbeResult, probe: ProbeResult) -> float:
+    """The chance of the narrowed search's clean pass if the condition did not matter (PROBE_EVIDENCE)."""
+    f, n, m = baseline.failed, baseline.run, probe.run
+    if probe.failed or f == 0:
+        return 1.0
+    return comb(n, f) / comb(n + m, f)
+
+
+def _probe_notes(evidence: Evidence) -> list[str]:
+    """What the failure needs, where the narrowed searches show it beyond reasonable doubt."""
+    base, out = evidence.baseline, []
+    if base is None:
+        return out
+    for p in evidence.probes:
+        chance = probe_chance(base, p)
+        if chance <= PROBE_EVIDENCE:
+            out.append(f"it passes all {p.run} problems with {p.without}, while {base.failed} of {base.run} failed "
+                       f"without that restriction: the failure needs {p.condition} (chance {chance:.1g} otherwise)")  # fmt: skip
     return out
-
-
-# --- building and printing the report ---------------------------------------------------------
-
-
-def build_report(name: str, fn, opts: Options, found: Search, run_probes: bool = True) -> Report:
-    seen = found.seen[: found.before_failure] if found.before_failure else found.seen  # not the shrinking
-    report = Report(name, opts, ok=found.final is None, problems_run=len(seen), note=found.note)
-    report.coverage = coverage([o for o in seen if o.kind in ("agree", "mismatch", "ill-conditioned")], opts)
-    report.worst = _worst(found.seen)
-    if found.final is None:
-        return report
-    f = found.final
-    report.failure, report.kind, report.message = f, f.kind, f.message
-    report.first_failure = found.failures[0] if found.failures else f
-    if f.kind in ("mismatch", "nonfinite"):
-        report.diagnosis = diagnose([*found.failures, f], opts)
-        report.probes = where_it_fails(f, opts) + ([] if report.diagnosis or not run_probes else probes(fn, opts))
-    return report
-
-
-def _worst(outcomes: list[Outcome]) -> list[dict]:
-    """Per parameter, the worst error/tol over every compared problem."""
-    worst: dict[str, dict] = {}
-    for o in outcomes:
-        for c in o.checks:
-            if c.name not in worst or c.ratio > worst[c.name]["ratio"]:
-                worst[c.name] = {"parameter": c.name, "ratio": c.ratio, "rel_error": c.rel_error}
-    return list(worst.values())
-
-
-def _sizes(problem: Problem) -> str:
-    D, H, K, T = problem.sizes
-    h0 = "h0 = 0" if not np.any(problem.h0) else "h0 != 0"
-    return f"D={D} H={H} K={K} T={T}, loss={problem.loss}, {h0}"
-
-
-def _arrays(problem: Problem) -> list[str]:
-    from .oracle import contract_inputs
-
-    params, xs, ys, h0 = contract_inputs(problem)
-    items = [*params.items(), ("xs", xs), ("ys", ys), ("h0", h0)]
-    lines = []
-    for k, a in items:
-        text = np.array2string(a, precision=17, max_line_width=110, separator=", ", threshold=10_000)
-        lines.append(f"    {k} = np.array({text})".replace("\n", "\n" + " " * 4))
-    return lines
-
-
-def format_report(r: Report, debug: bool = False) -> str:
-    head = f"gradcheck verify {r.target}: {'AGREES' if r.ok else 'DISAGREES'}"
-    opts = r.options
-    setting = f"  options: loss={opts.loss} dtype={opts.dtype} reference={opts.reference} seed={opts.seed}" + "".join(
-        f" --{k.replace('_', '-')}" for k in ("no_bias", "zero_h0", "one_hot_inputs", "same_io_dim") if getattr(opts, k)
-    )
-    lines = [head, setting]
-    if r.kind == "signature":
-        return "\n".join([*lines, f"  {r.message}"])
-    cov = r.coverage
-    if cov:
-        s = cov["sizes"]
-        what = f"exercised {cov['problems']} problems" if r.ok else f"failed at problem {cov['problems']}; those run"
-        lines.append(
-            f"  {what}: D {s['D'][0]}..{s['D'][1]}, H {s['H'][0]}..{s['H'][1]}, "
-            f"K {s['K'][0]}..{s['K'][1]}, T {s['T'][0]}..{s['T'][1]}"
-        )
-        counts = [f"{k}: {v}" for k, v in cov.items() if k not in ("problems", "sizes", "max |logit|",
-                  "max |gradient entry|")]  # fmt: skip
-        lines.append("    " + "; ".join(counts))
-        lines.append(
-            f"    max |logit| {cov['max |logit|']:.4g}; max |gradient entry| {cov['max |gradient entry|']:.4g}"
-        )
-    if r.ok:
-        worst = ", ".join(f"{w['parameter']} {w['ratio']:.2g}" for w in r.worst)
-        lines.append(f"  worst error in units of the tolerance (<= 1 agrees): {worst}")
-        return "\n".join(lines)
-    f = r.failure
-    assert f is not None
-    lines.append(f"  FAILURE: {f.message}")
-    if f.checks:
-        lines.append("  worst entries (implementation vs reference):")
-        for c in f.checks:
-            if not c.ok:
-                idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
-                lines.append(
-                    f"    {c.name}{idx}: {c.actual:.10g} vs {c.reference:.10g}, |error| {c.abs_error:.3g}, "
-                    f"tol {c.tol:.3g}  ({c.failing} of {c.entries} entries over)"
-                )
-    for d in r.diagnosis:
-        lines.append(f"  diagnosis: {d}")
-    if f.kind == "mismatch" and not r.diagnosis:
-        lines.append("  diagnosis: no known mistake matches exactly")
-    for p in r.probes:
-        lines.append(f"  note: {p}")
-    if r.note:
-        lines.append(f"  note: {r.note}")
-    label = "smallest failing problem" if "not shrunk" not in r.note else "failing problem"
-    lines.append(f"  {label}: {_sizes(f.problem)}")
-    lines += _arrays(f.problem)
-    if debug and f.traceback:
-        lines += ["  traceback:", *("    " + t for t in f.traceback.rstrip().splitlines())]
-    elif f.traceback:
-        lines.append("  (--debug shows the traceback)")
-    return "\n".join(lines)
-
-
-def report_json(r: Report) -> dict:
-    from .oracle import contract_inputs
-
-    data: dict[str, Any] = {
-        "target": r.target,
-        "agrees": r.ok,
-        "options": r.options.__dict__,
-        "kind": r.kind,
-        "message": r.message,
-        "problems_run": r.problems_run,
-        "coverage": {k: v for k, v in r.coverage.items()},
-        "worst": r.worst,
-        "diagnosis": r.diagnosis,
-        "notes": r.probes + ([r.note] if r.note else []),
-    }
-    if r.failure is not None:
-        params, xs, ys, h0 = contract_inputs(r.failure.problem)
-        data["failure"] = {
-            "kind": r.failure.kind,
-            "message": r.failure.message,
-            "problem": {
-                "params": {k: v.tolist() for k, v in params.items()},
-                "xs": xs.tolist(),
-                "ys": ys.tolist(),
-                "h0": h0.tolist(),
-                "loss": r.failure.problem.loss,
-            },
-            "checks": [c.__dict__ for c in r.failure.checks],
-            "traceback": r.failure.traceback,
-        }
-    return data

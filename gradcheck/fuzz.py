@@ -27,10 +27,13 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from .bptt import _bptt, _series, _truncated
-from .compare import FD_SAFETY, ParamCheck, compare_grads, fd_tolerance, roundoff_check
+from .bptt import bptt, series, truncated
+from .compare import FD_SAFETY, Judgement, ParamCheck, compare_grads, fd_tolerance, roundoff_check
+from .contract import Case
 from .numeric import directional_derivative, fd_estimate, random_direction
-from .oracle import Options, run_once, search_settings, strategy
+from .options import Options
+from .oracle import judge, reference_function, search_settings
+from .outcome import Kind
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
 from .strategies import features, problems
 
@@ -72,17 +75,17 @@ def _regime_events(problem: Problem) -> dict[str, float]:
     return f
 
 
-def check_builtin(problem: Problem, worst: dict[str, float]) -> bool:
+def check_builtin(problem: Problem, worst: dict[str, float]) -> Judgement | None:
     """One example of the built-in campaign; raises Disagreement on any false alarm.
 
-    Returns False for an ill-conditioned problem (not judged), True otherwise.
+    Returns the Judgement of a problem that is not judged (ill-conditioned), None otherwise.
     """
     f = _regime_events(problem)
     D, H, K, T = problem.sizes
-    exact, (tol, judgeable) = _bptt(problem), roundoff_check(problem)
-    if not judgeable:
-        event("ill-conditioned (not judged)")
-        return False
+    exact, (tol, judgement, _) = bptt(problem), roundoff_check(problem)
+    if judgement is not Judgement.JUDGED:
+        event(f"{judgement.value} (not judged)")
+        return judgement
     comparisons: list[tuple[str, Callable[[], tuple[dict, dict]]]] = []
 
     def jax_ref():
@@ -91,9 +94,9 @@ def check_builtin(problem: Problem, worst: dict[str, float]) -> bool:
         return jax_gradients(*as_contract_inputs(problem), loss=problem.loss), tol
 
     comparisons.append(("recursion vs JAX", jax_ref))
-    comparisons.append(("truncation k >= T vs recursion", lambda: (_truncated(problem, T), tol)))
+    comparisons.append(("truncation k >= T vs recursion", lambda: (truncated(problem, T), tol)))
     if T * T * (2 * H**3 + H * H * D) <= SERIES_FLOPS:
-        comparisons.append(("series vs recursion", lambda: (_series(problem), tol)))
+        comparisons.append(("series vs recursion", lambda: (series(problem), tol)))
     P = H * (D + H + 2) + K * (H + 1)
     if 3 * P * T * H * (H + K) <= FULL_FD_FLOPS:
         method = ("central", "complex")[int(f["T"]) % 2]  # alternate, cheaply and deterministically
@@ -117,7 +120,7 @@ def check_builtin(problem: Problem, worst: dict[str, float]) -> bool:
         if ratio > 1:
             raise AssertionError(f"directional derivative {d.analytic!r} vs central difference {d.numeric!r}")
     target(max(worst.get("_this", 0.0), 0.0), label="worst error / tol")
-    return True
+    return None
 
 
 def _record(worst: dict[str, float], name: str, ratio: float) -> None:
@@ -133,6 +136,7 @@ class Campaign:
     coverage: Counter = field(default_factory=Counter)
     failure: str | None = None
     failing_problem: Problem | None = None
+    started: float = field(default_factory=time.perf_counter)
 
 
 def _coverage(c: Counter, problem: Problem) -> None:
@@ -149,13 +153,13 @@ def _coverage(c: Counter, problem: Problem) -> None:
 
 
 def run_campaign(
-    check: Callable[[Problem], bool],
+    check: Callable,
     strategy_,
     *,
     minutes: float | None,
     examples: int | None,
     database: str,
-    progress: Callable[[Campaign, float | None], None],
+    progress,
     worst: dict[str, float] | None = None,
     seed: int | None = None,
 ) -> Campaign:
@@ -175,14 +179,16 @@ def run_campaign(
 
         @search_settings(n, database=db)
         @given(strategy_)
-        def prop(problem):
+        def prop(drawn):
             if deadline and time.perf_counter() >= deadline:
                 return  # out of time: the rest of this batch passes trivially and is not counted
-            _coverage(camp.coverage, problem)
+            _coverage(camp.coverage, drawn.problems[0] if isinstance(drawn, Case) else drawn)
             camp.examples += 1
-            if check(problem) is False:  # a check returns False for a problem it could not judge
-                camp.coverage["ill-conditioned (not judged)"] += 1
-            progress(camp, deadline)
+            not_judged = check(drawn)  # a check returns the Judgement of a problem it could not judge
+            if not_judged is not None:
+                camp.coverage[f"not judged: {not_judged.value}"] += 1
+            if progress.due():
+                progress.show(_progress_text(camp, deadline, examples))
 
         if seed is not None:  # (a fixed seed turns Hypothesis' database replay off: a choice)
             prop = hypothesis_seed(seed + batch)(prop)
@@ -200,32 +206,46 @@ def run_campaign(
     return camp
 
 
-def builtin_check(worst: dict[str, float]) -> Callable[[Problem], bool]:
-    def check(problem: Problem) -> bool:
+def _progress_text(camp: Campaign, deadline: float | None, total: int | None) -> str:
+    elapsed = time.perf_counter() - camp.started
+    rate = camp.examples / elapsed if elapsed else 0.0
+    if deadline:
+        left = f"{max(0.0, deadline - time.perf_counter()) / 60:.1f} min left"
+    elif total:
+        left = f"~{(total - camp.examples) / rate / 60:.1f} min left" if rate else ""
+    else:
+        left = ""
+    worst = max((v for k, v in camp.worst.items() if k != "_this"), default=0.0)
+    cov = ", ".join(f"{k} {v}" for k, v in camp.coverage.items() if k != "examples")
+    return f"{camp.examples} examples, {rate:.1f}/s, {left}; worst error/tol {worst:.3g}\n  {cov}"
+
+
+def builtin_check(worst: dict[str, float]) -> Callable[[Problem], Judgement | None]:
+    def check(problem: Problem) -> Judgement | None:
         worst["_this"] = 0.0
         return check_builtin(problem, worst)
 
     return check
 
 
-def target_check(fn: Callable, opts: Options, worst: dict[str, float]) -> Callable[[Problem], bool]:
-    """The oracle's judgement of one problem, with coverage events and steering."""
+def target_check(impl, opts: Options, worst: dict[str, float]) -> Callable[[Case], bool]:
+    """The oracle's judgement of one case, with coverage events and steering."""
+    ref_fn = reference_function(opts)
 
-    def check(problem: Problem) -> bool:
-        _regime_events(problem)
-        out = run_once(fn, problem, opts)
-        ratio = max((c.ratio for c in out.checks), default=0.0)
-        _record(worst, "implementation vs reference", ratio)
-        target(min(ratio, 1e6), label="worst error / tol")
+    def check(case: Case) -> Judgement | None:
+        for p in case.problems:
+            _regime_events(p)
+        out = judge(impl, case, opts, ref_fn)
+        _record(worst, "implementation vs reference", out.ratio)
+        target(min(out.ratio, 1e6), label="worst error / tol")
         if not out.ok:
-            raise Disagreement(out.message, out.checks, problem)
-        return out.kind != "ill-conditioned"
+            raise Disagreement(out.message, list(out.checks), case.problems[0])
+        if out.kind is Kind.NOT_JUDGED:
+            event(f"{out.judgement.value} (not judged)")
+            return out.judgement
+        return None
 
     return check
-
-
-def target_strategy(opts: Options):
-    return strategy(opts)
 
 
 def format_summary(camp: Campaign, what: str, replay: str) -> str:
@@ -242,53 +262,12 @@ def format_summary(camp: Campaign, what: str, replay: str) -> str:
         lines.append("  FAILURE (shrunk):")
         lines += ["    " + line for line in camp.failure.splitlines()]
         if camp.failing_problem is not None:
-            from .diagnosis import _arrays, _sizes
+            from .contract import Contract
+            from .outcome import Outcome
+            from .render import case_arrays, case_sizes
 
-            lines.append(f"  smallest failing problem: {_sizes(camp.failing_problem)}")
-            lines += _arrays(camp.failing_problem)
+            shown = Outcome(Case((camp.failing_problem,), Contract()), Kind.MISMATCH)
+            lines.append(f"  smallest failing problem: {case_sizes(shown)}")
+            lines += case_arrays(shown)
         lines.append(f"  replay (the example database holds it): {replay}")
     return "\n".join(lines)
-
-
-class Progress:
-    """Live progress: a rich panel on a terminal, a plain line every 10 s otherwise."""
-
-    def __init__(self, what: str, total_examples: int | None):
-        import sys
-
-        self.what, self.total, self.last = what, total_examples, 0.0
-        self.start = time.perf_counter()
-        self.live = None
-        if sys.stdout.isatty():
-            try:
-                from rich.live import Live
-
-                self.live = Live(refresh_per_second=4, transient=True)
-                self.live.start()
-            except ImportError:
-                self.live = None
-
-    def __call__(self, camp: Campaign, deadline: float | None) -> None:
-        now = time.perf_counter()
-        if now - self.last < (0.25 if self.live else 10.0):
-            return
-        self.last = now
-        elapsed = now - self.start
-        rate = camp.examples / elapsed if elapsed else 0.0
-        if deadline:
-            left = f"{max(0.0, deadline - now) / 60:.1f} min left"
-        elif self.total:
-            left = f"~{(self.total - camp.examples) / rate / 60:.1f} min left" if rate else ""
-        else:
-            left = ""
-        worst = max((v for k, v in camp.worst.items() if k != "_this"), default=0.0)
-        cov = ", ".join(f"{k} {v}" for k, v in camp.coverage.items() if k != "examples")
-        line = f"{self.what}: {camp.examples} examples, {rate:.1f}/s, {left}; worst error/tol {worst:.3g}\n  {cov}"
-        if self.live is not None:
-            self.live.update(line)
-        else:
-            print(line, flush=True)
-
-    def close(self) -> None:
-        if self.live is not None:
-            self.live.stop()

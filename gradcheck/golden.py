@@ -14,18 +14,25 @@ import hashlib
 import json
 from pathlib import Path
 
+import time
+
 import numpy as np
 
-from .bptt import _bptt
+from .bptt import bptt
 from .compare import roundoff_tolerance
-from .oracle import MAX_LOGIT_GAP, Options, Outcome, run_once
+from .contract import Case, Contract, tolerance
+from .diagnosis import explain, summarize
+from .implementation import implementation, signature_problem
+from .options import FLAGS, Options
+from .oracle import judge
+from .outcome import Evidence, Kind, Report, Search
+from .precision import FLOAT64
 from .problem import GRAD_NAMES, LOSSES, PARAM_NAMES, GradcheckError, Problem, make_problem
 from .strategies import REGIMES, build_problem, regime_scales
 
 FORMAT = "gradcheck-golden"
 VERSION = 1
 DEFAULT_CASES = 96
-FLAGS = ("zero_h0", "no_bias", "one_hot_inputs", "same_io_dim")
 MODEL = [
     "p_t = U x_t + W h_{t-1} + b_h,  h_t = tanh(p_t)          (t = 1..T, h_0 = h0)",
     "q_t = V h_t + b_y,  yhat_t = softmax(q_t)",
@@ -48,7 +55,7 @@ RULE = (
     "An implementation agrees with a case when |a_i - r_i| <= tol_i for every entry i of every gradient "
     "(and of the loss): a is the implementation's value, r the stored reference d<name>, tol the stored "
     "tol_<name>. The tolerances are for float64 arithmetic (8 x a Monte Carlo estimate of round-off, "
-    "gradcheck/roundoff.py); code in float32 needs gradcheck's --dtype float32."
+    "gradcheck/roundoff.py); for code in another precision, gradcheck's --dtype recomputes them in it."
 )
 
 
@@ -66,8 +73,8 @@ def _case_problem(i: int, rng: np.random.Generator) -> tuple[Problem, dict]:
     T = int(rng.integers(10 if regime == "large_gradient" else 1, 21))
     options = {k: flags[k] for k in ("zero_h0", "no_bias", "one_hot_inputs")}
     problem = build_problem(
-        (D, H, K, T), regime_scales(regime, rng), int(rng.integers(2**32)), loss=loss,
-        max_logit_gap=MAX_LOGIT_GAP["float64"], **options,
+        (D, H, K, T), regime_scales(regime, rng, FLOAT64), int(rng.integers(2**32)), loss=loss, precision=FLOAT64,
+        **options,
     )  # fmt: skip
     return problem, {"regime": regime, "loss": loss, **flags, "sizes": dict(zip("DHKT", problem.sizes, strict=True))}
 
@@ -95,7 +102,7 @@ def export(directory: str, cases: int = DEFAULT_CASES, seed: int = 0, force: boo
     entries = []
     for i in range(cases):
         problem, info = _case_problem(i, rng)
-        ref, tol = _bptt(problem), roundoff_tolerance(problem)
+        ref, tol = bptt(problem), roundoff_tolerance(problem)
         labels = np.argmax(problem.Y, axis=1).astype(np.int64)
         arrays = {k: v for k, v in zip(PARAM_NAMES, problem.params, strict=True)}
         arrays.update(xs=problem.xs, ys=labels, h0=problem.h0, loss=np.array(ref["loss"]))
@@ -163,8 +170,8 @@ def _read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def load_case(directory: Path, entry: dict) -> tuple[Problem, dict[str, np.ndarray]]:
-    """One case as (problem, stored reference); checks its sha256 first."""
+def load_case(directory: Path, entry: dict) -> tuple[Problem, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One case as (problem, stored reference, stored tolerances); checks its sha256 first."""
     name = entry.get("file", "")
     path = directory / name
     if not name or not path.is_file():
@@ -191,7 +198,10 @@ def load_case(directory: Path, entry: dict) -> tuple[Problem, dict[str, np.ndarr
             if a[stored].shape != want or not np.issubdtype(a[stored].dtype, np.floating):
                 raise CorpusError(f"golden: {path}: {stored} has shape {a[stored].shape} {a[stored].dtype}, "
                                   f"expected {want} float64")  # fmt: skip
-    return problem, ref
+    tol = {k: a[f"tol_{k}"] for k in (*GRAD_NAMES, "loss")}
+    if any(np.any(~(t >= 0)) for t in tol.values()):
+        raise CorpusError(f"golden: {path} holds a negative or NaN tolerance")
+    return problem, ref, tol
 
 
 def compatible(entry: dict, opts: Options) -> bool:
@@ -201,20 +211,57 @@ def compatible(entry: dict, opts: Options) -> bool:
     return all(entry.get(flag, False) for flag in FLAGS if getattr(opts, flag))
 
 
-def check(directory: str, fn, opts: Options) -> tuple[list[Outcome], int]:
-    """Run fn on every compatible case; returns the outcomes and the number of cases skipped."""
-    root = Path(directory)
+def verify_corpus(root: Path) -> tuple[dict, list[tuple[dict, Problem, dict, dict]]]:
+    """Every file of the corpus checked against manifest.json (sha256, then a load without pickle)
+    before anything runs; returns the manifest and every case as (entry, problem, reference, tol)."""
     if not root.is_dir():
-        raise CorpusError(f"golden: {directory!r} is not a directory")
+        raise CorpusError(f"golden: {str(root)!r} is not a directory")
     manifest = _read_manifest(root)
-    chosen = [e for e in manifest["cases"] if compatible(e, opts)]
+    listed = {e.get("file") for e in manifest["cases"]}
+    stray = sorted(p.name for p in root.glob("case_*.npz") if p.name not in listed)
+    if stray:
+        raise CorpusError(f"golden: {root / stray[0]} is not in manifest.json (a corpus holds only its own cases)")
+    return manifest, [(entry, *load_case(root, entry)) for entry in manifest["cases"]]
+
+
+def check(directory: str, target, opts: Options, exec: str | None = None) -> Report:
+    """Run an implementation on every case that fits its options, against the stored reference and
+    tolerances (float64's; another --dtype recomputes them in that precision)."""
+    if opts.layer:
+        raise GradcheckError("golden check: the corpus holds whole-model problems; --layer does not apply")
+    root = Path(directory)
+    manifest, corpus = verify_corpus(root)
+    chosen = [c for c in corpus if compatible(c[0], opts)]
     if not chosen:
-        raise CorpusError(
-            f"golden: no case in {directory!r} fits loss={opts.loss}"
-            + "".join(f" --{f.replace('_', '-')}" for f in FLAGS if getattr(opts, f))
-        )
-    outcomes = []
-    for entry in chosen:
-        problem, ref = load_case(root, entry)
-        outcomes.append(run_once(fn, problem, opts, ref=ref))
-    return outcomes, len(manifest["cases"]) - len(chosen)
+        raise CorpusError(f"golden: no case in {directory!r} fits loss={opts.loss}"
+                          + "".join(f" --{f.replace('_', '-')}" for f in FLAGS if getattr(opts, f)))  # fmt: skip
+    impl = implementation(target, opts, exec)
+    contract = Contract(batch=opts.batch, no_bias=opts.no_bias)
+    start = time.perf_counter()
+    found = Search()
+    try:
+        why = signature_problem(impl.fn, impl.contract) if hasattr(impl, "fn") else None
+        if why:
+            return Report(impl.name, opts, ok=False, kind=Kind.SIGNATURE, message=why, command="golden check")
+        for _entry, problem, ref, tol in chosen:
+            if opts.precision is not FLOAT64:  # the stored tolerances are float64's: recompute them
+                tol = tolerance(Case((problem,), contract), opts.precision).tol
+            out = judge(impl, Case((problem,), contract, stored=(ref, tol)), opts, bptt)
+            found.seen.append(out)
+            found.calls += 1
+    finally:
+        impl.close()
+    failures = sorted((o for o in found.seen if not o.ok), key=lambda o: sum(o.case.sizes))
+    if failures:
+        found.first, found.final = failures[0], failures[0]
+        found.clearest = max((o for o in failures if o.kind is Kind.MISMATCH), key=lambda o: o.ratio, default=None)
+        found.note = "the smallest failing golden case"
+    report = Report(impl.name, opts, ok=not failures, search=found, command="golden check",
+                    seconds=time.perf_counter() - start)  # fmt: skip
+    report.extra["golden cases"] = (f"{len(chosen)} run, {len(failures)} failed, {len(corpus) - len(chosen)} "
+                                    f"skipped (other loss or flags); every file matched its sha256")  # fmt: skip
+    summarize(report, Evidence())
+    if failures:
+        report.kind, report.message = found.final.kind, found.final.message
+        explain(report, Evidence())
+    return report

@@ -6,6 +6,8 @@ For t = 1..T (seed notation):
     q_t = V h_t + b_y                    yhat_t = softmax(q_t)
     E_t = -sum_k y_{t,k} log yhat_{t,k}  E = sum_t w_t E_t
 
+and, for the recurrent layer alone (a problem with upstream gradients dhs), E_t = dhs_t . h_t.
+
 Every function here is generic in the array dtype: float64 for the model, complex128 for the
 complex-step derivative in `numeric.py` (tanh, exp and log are analytic).
 """
@@ -58,7 +60,10 @@ def forward(problem: Problem) -> Forward:
     hs = hidden_states(p, problem.xs, problem.h0)
     q = hs[1:] @ p.V.T + p.b_y
     log_yhat = log_softmax(q)
-    return Forward(hs, q, log_yhat, step_losses(log_yhat, problem.Y))
+    E = step_losses(log_yhat, problem.Y)
+    if problem.dhs is not None:  # the layer's loss L = sum_t dhs_t . h_t (the dead output layer adds 0)
+        E = E + np.sum(problem.dhs * hs[1:], axis=-1)
+    return Forward(hs, q, log_yhat, E)
 
 
 def loss(problem: Problem) -> float:

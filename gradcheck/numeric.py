@@ -37,6 +37,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .model import Forward, forward
+from .precision import FLOAT64
 from .problem import GRAD_NAMES, GradcheckError, Problem, make_problem
 from .roundoff import roundoff_spread
 
@@ -176,6 +177,10 @@ def _hidden_rows(problem: Problem, fw: Forward, ent: Entries, delta: np.ndarray,
             sigma[t] * lse_change
             - (dq.real @ problem.Y[t] + 1j * (dq.imag @ problem.Y[t]) if operands is not None else dq @ problem.Y[t])
         )
+        if problem.dhs is not None:  # the layer's loss: dhs_t . (h_t - h_t(θ))
+            out.change[:] += dS @ problem.dhs[t]
+            if operands is not None:
+                out.scale[:] += np.abs(dS.imag) @ np.abs(problem.dhs[t])
         if operands is not None:
             out.scale[:] += np.abs(dq.imag) @ operands[t]  # (real @ real)
         if moved_h is not None:  # elementwise maxima now, one reduction at the end
@@ -275,7 +280,7 @@ def fd_estimate(
         step = fd_step(theta)
         grad, error = _plain_central(problem, fw, ent, step), None
     else:
-        eps_E = roundoff_spread(problem, EPS, fw).loss  # round-off scale of one evaluation of E
+        eps_E = roundoff_spread(problem, FLOAT64, fw).loss  # round-off scale of one evaluation of E
         step, d1, d2, ok = _refined_central(problem, fw, ent, fd_step(theta), eps_E)
         truncation = np.abs(d2 - d1) / 3  # |h^2 E'''/6| to leading order
         # Each c(δ) takes two evaluations of E (the perturbed row and the unperturbed one), each off
@@ -284,6 +289,9 @@ def fd_estimate(
         grad = np.where(ok, (4 * d1 - d2) / 3 if method == "richardson" else d1, np.nan)  # NaN: unresolved
         # Richardson (4 D(h) - D(2h)) / 3: (4 x 2 + 1) eps_E / h / 3 = 1.5 x the central round-off.
         error = np.where(ok, truncation + roundoff * (1.5 if method == "richardson" else 1.0), np.inf)
+        # Entries that never reach the loss (a U column of an input that is always 0) are exactly 0.
+        never = ent.start >= problem.xs.shape[0]
+        grad[never], error[never] = 0.0, 0.0
     unflat = lambda a, k: a[sizes[k] : sizes[k + 1]].reshape(_theta(problem, names[k]).shape)
     grads, steps = ({n: unflat(a, k) for k, n in enumerate(names)} for a in (grad, step))
     return FDResult(grads, None if error is None else {n: unflat(error, k) for k, n in enumerate(names)}, steps)
@@ -399,7 +407,7 @@ def directional_derivative(
     """
     base = forward(problem)
     E0 = problem.weights @ base.E
-    eps_E = roundoff_spread(problem, EPS, base).loss
+    eps_E = roundoff_spread(problem, FLOAT64, base).loss
 
     def c(s: float) -> tuple[float, float]:
         """E(θ + s v) - E(θ), and how far the states and logits moved."""

@@ -1,23 +1,24 @@
 """The regression oracle: judge someone else's gradient code against gradcheck's reference.
 
-`verify(fn)` calls fn(params, xs, ys, h0) (the contract of bptt_gradients) on problems that
-Hypothesis generates across every regime, and compares each returned gradient, and "loss"
-and "h0" when returned, with the reference in units of the round-off tolerance of the
-implementation's precision. The first failure is shrunk to the smallest failing problem; the
-report names the parameters and entries, and `diagnosis.py` names known mistakes.
+The flow runs one way, each step once:
 
-After the random search, a fixed coverage set runs every regime at least once (with h0 zero
-and non-zero), so a regime-specific bug cannot slip through an unlucky draw.
+    call the implementation (implementation.py)  ->  search (Hypothesis, then a fixed coverage set)
+    ->  judge each call (here: an Outcome that keeps its reference and tolerance)
+    ->  gather evidence on the failure (a second call, narrowed searches, the problem's prefixes)
+    ->  explain (diagnosis.py reads all of it)  ->  render (render.py)
+
+`verify` runs them. Random problems come from Hypothesis across every regime, scaled to the
+precision under test (strategies.py); the first failure is shrunk to the smallest failing
+problem, and the clearest failure seen (the largest error/tol) is kept beside it. A fixed
+coverage set then runs every regime with h0 = 0 and h0 != 0, so a regime-specific bug cannot slip
+through an unlucky draw.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
-import traceback
-import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,263 +26,132 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
 
-from .bptt import _bptt
-from .compare import EPS32, EPS64, ParamCheck, compare_array, roundoff_check
-from .problem import LOSSES, PARAM_NAMES, GradcheckError, Problem, as_contract_inputs
-from .strategies import REGIMES, build_problem, problems, regime_scales
+from .bptt import bptt
+from .compare import Judgement, compare_array
+from .diagnosis import explain, summarize
+from .contract import Case, Contract, read_result, reference, tolerance
+from .implementation import Call, implementation, signature_problem
+from .options import Options
+from .outcome import Evidence, Kind, Outcome, ProbeResult, Repeat, Report, Search
+from .problem import Problem, as_contract_inputs, loss_weights
+from .strategies import batches, build_problems, min_steps, regime_scales
 
-# 200 random problems: every regime is drawn with probability 1/7 per problem, so the chance
-# that one regime (and the bugs only it shows: large logits, saturation, clipping at large
-# gradients) is never drawn is 7 (6/7)^200 ~ 3e-13; h0 != 0 and one-hot inputs come up half
-# the time. The coverage set then runs each regime twice more (h0 = 0 and not) regardless.
-# The measured cost is about 1 s for a numpy implementation (README).
-DEFAULT_EXAMPLES = 200
-EPS = {"float64": EPS64, "float32": EPS32}
-# Logit spreads max_k q - min_k q are capped so that yhat of every class stays representable
-# (exp(-gap) above the smallest normal number) in the implementation's precision: code that
-# computes E_t = -log(yhat_t[y]) is correct and must not be failed for log(0).
-MAX_LOGIT_GAP = {"float64": 600.0, "float32": 60.0}
+FAILURE_KINDS = {"raised": Kind.RAISED, "modified": Kind.MODIFIED, "worker": Kind.WORKER}
 
 
-@dataclass(frozen=True)
-class Options:
-    loss: str = "sum"
-    no_bias: bool = False
-    zero_h0: bool = False
-    one_hot_inputs: bool = False
-    same_io_dim: bool = False
-    dtype: str = "float64"
-    examples: int = DEFAULT_EXAMPLES
-    seed: int = 0
-    reference: str = "bptt"
-    max_size: int = 16
-    max_steps: int = 50
-    regimes: tuple[str, ...] = REGIMES  # narrowed only to find what a failure needs
-    first_input_zero: bool = False  # likewise: every x_t[0] = 0
-
-    def check(self) -> None:
-        if self.loss not in LOSSES:
-            raise GradcheckError(f"loss: {self.loss!r} is not one of {', '.join(LOSSES)}")
-        if self.dtype not in EPS:
-            raise GradcheckError(f"dtype: {self.dtype!r} is not one of {', '.join(EPS)}")
-        if self.reference not in ("bptt", "jax"):
-            raise GradcheckError(f"reference: {self.reference!r} is not one of bptt, jax")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise GradcheckError(f"seed: {self.seed!r} given, expected a whole number >= 0")
-        for name in ("examples", "max_size", "max_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise GradcheckError(f"{name}: {value!r} given, expected a whole number >= 1")
-
-    @property
-    def compared(self) -> tuple[str, ...]:
-        """The parameters an implementation must return (h0 and loss are compared when present)."""
-        return ("U", "W", "V") if self.no_bias else PARAM_NAMES
-
-
-@dataclass
-class Outcome:
-    """One call of the implementation on one problem."""
-
-    problem: Problem
-    ok: bool
-    kind: str  # agree | ill-conditioned | raised | returned | missing | shape | nonfinite | modified | mismatch
-    # | signature
-    message: str
-    checks: list[ParamCheck] = field(default_factory=list)
-    result: dict[str, np.ndarray] | None = None
-    traceback: str | None = None
-
-
-def contract_inputs(problem: Problem) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
-    """(params, xs, ys, h0) as the implementation receives them: float64, ys int class indices
-    (or, for the built-in campaign's soft targets, the (T, K) distributions)."""
-    params, xs, ys, h0 = as_contract_inputs(problem)
-    return params, xs, (np.asarray(ys, dtype=np.int64) if np.ndim(ys) == 1 else ys), h0
-
-
-def reference(problem: Problem, opts: Options) -> dict:
+def reference_function(opts: Options) -> Callable[[Problem], dict]:
+    """One sequence's reference gradients (with "xs"): the recursion, or JAX autodiff."""
     if opts.reference == "jax":
         from reference import jax_gradients
 
-        return jax_gradients(*contract_inputs(problem), loss=problem.loss)
-    return _bptt(problem)
+        return lambda p: jax_gradients(*as_contract_inputs(p), loss=p.loss, dhs=p.dhs)
+    return bptt
 
 
-def _modified(before: tuple, after: tuple) -> str | None:
-    """Which input the call changed in place, if any."""
-    names = ("xs", "ys", "h0")
-    for k in before[0]:
-        if k not in after[0]:
-            return f"params (it removed the key {k!r})"
-        if not np.array_equal(before[0][k], after[0][k], equal_nan=True):
-            return f"params[{k!r}]"
-    for name, b, a in zip(names, before[1:], after[1:], strict=True):
-        if not np.array_equal(b, a, equal_nan=True):
-            return name
-    return None
+# --- judging one call ------------------------------------------------------------------------
 
 
-def _as_array(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):  # a torch tensor; accept it rather than fail on a technicality
-        value = value.detach().cpu().numpy()
-    a = np.asarray(value)
-    if np.iscomplexobj(a):
-        raise TypeError("complex numbers")
-    return a.astype(np.float64)
+def judge(impl, case: Case, opts: Options, ref_fn: Callable[[Problem], dict]) -> Outcome:
+    """Call the implementation on one case and judge what it returned."""
+    call = impl.call(case)
+    if call.failure:
+        return Outcome(case, FAILURE_KINDS[call.failure], call.message, warnings=call.warnings,
+                       traceback=call.traceback, seconds=call.seconds)  # fmt: skip
+    return judge_output(case, call, opts, ref_fn)
 
 
-EXPECTED = {"U": "(H, D)", "W": "(H, H)", "V": "(K, H)", "b_h": "(H,)", "b_y": "(K,)", "h0": "(H,)", "loss": "()"}
-
-
-def _read_result(out: Any, problem: Problem, opts: Options) -> tuple[dict | None, str, str]:
-    """The returned arrays, or (None, kind, message) for a result that cannot be compared."""
-    if out is None:
-        return None, "returned", "returned None, expected a dict of gradients"
-    if not isinstance(out, Mapping):
-        return None, "returned", f"returned a {type(out).__name__}, expected a dict of gradients"
-    missing = [k for k in opts.compared if k not in out]
-    if missing:
-        return None, "missing", f"the result has no key(s) {missing} (it has {sorted(map(str, out))})"
-    arrays = {}
-    for k in (*opts.compared, "h0", "loss"):
-        if k not in out:
-            continue
-        try:
-            a = _as_array(out[k])
-        except Exception as e:
-            return None, "returned", f"{k}: returned {type(out[k]).__name__} that is not an array of numbers ({e})"
-        expected = () if k == "loss" else (problem.h0.shape if k == "h0" else getattr(problem.params, k).shape)
-        if k == "loss" and a.size == 1:
-            a = a.reshape(())
-        squeeze = lambda shape: tuple(n for n in shape if n != 1)
-        if a.shape != expected and squeeze(a.shape) == squeeze(expected) and a.size == int(np.prod(expected)):
-            a = a.reshape(expected)  # only singleton axes differ: (H, 1) column vectors, torch's (1, 1, H)
-        if a.shape != expected:
-            D, H, K, _ = problem.sizes
-            hint = " (transposed?)" if a.shape == expected[::-1] and len(expected) == 2 else ""
-            return (
-                None,
-                "shape",
-                (f"{k}: shape {a.shape} returned, expected {expected} = {EXPECTED[k]} with D={D} H={H} K={K}{hint}"),
-            )
-        arrays[k] = a
-    return arrays, "", ""
-
-
-def run_once(fn: Callable, problem: Problem, opts: Options, ref: dict | None = None) -> Outcome:
-    """Call fn on one problem and judge the result."""
-    args = contract_inputs(problem)
-    before = copy.deepcopy(args)
-    with warnings.catch_warnings(record=True) as caught:  # the implementation's own warnings
-        warnings.simplefilter("always")
-        try:
-            out = fn(*args)
-        except (Exception, SystemExit) as e:  # sys.exit() in the code under test is a failure, not our exit
-            msg = f"raised {type(e).__name__}: {e}".splitlines()[0] if str(e) else f"raised {type(e).__name__}"
-            return Outcome(problem, False, "raised", msg, traceback=traceback.format_exc())
-    warned = f" (it warned: {caught[0].message})" if caught else ""
-    changed = _modified(before, args)
-    if changed:
-        return Outcome(problem, False, "modified", f"modified its input {changed} in place")
-    arrays, kind, message = _read_result(out, problem, opts)
-    if arrays is None:
-        return Outcome(problem, False, kind, message)
-    ref = reference(problem, opts) if ref is None else ref
+def judge_output(case: Case, call: Call, opts: Options, ref_fn: Callable[[Problem], dict]) -> Outcome:
+    """Judge a call's output: readable, judgeable, finite, and within the tolerance."""
+    arrays, kind, _key, message = read_result(call.output, case)
+    common = dict(warnings=call.warnings, seconds=call.seconds)
+    if kind:
+        return Outcome(case, Kind(kind), message, result=arrays, **common)
+    ref, tol = reference(case, ref_fn), tolerance(case, opts.precision)
+    if tol.judgement is not Judgement.JUDGED:  # round-off alone could move this gradient by O(1)
+        return Outcome(case, Kind.NOT_JUDGED, tol.reason, arrays, ref, tol.tol, judgement=tol.judgement, **common)
     for k, a in arrays.items():
         r = np.asarray(ref[k], dtype=np.float64)
         bad = ~np.isfinite(a) & np.isfinite(r)
         if bad.any():
             i = tuple(int(j) for j in np.argwhere(bad)[0]) if a.ndim else ()
             where = f"[{', '.join(map(str, i))}]" if i else ""
-            msg = f"{k}{where} is {a[i]} where the reference is {r[i]:.6g}{warned}"
-            return Outcome(problem, False, "nonfinite", msg,
-                           result=arrays)  # fmt: skip
-    tol, judgeable = roundoff_check(problem, EPS[opts.dtype])
-    if not judgeable:  # round-off alone can move this gradient by O(1): say nothing about it
-        return Outcome(problem, True, "ill-conditioned", "ill-conditioned in this precision; not judged", [], arrays)
-    checks = [compare_array(k, a, ref[k], tol[k]) for k, a in arrays.items()]
-    bad = [c for c in checks if not c.ok]
-    if bad:
-        msg = f"gradients differ in {', '.join(c.name for c in bad)}{warned}"
-        return Outcome(problem, False, "mismatch", msg, checks,
-                       arrays)  # fmt: skip
-    return Outcome(problem, True, "agree", "agrees", checks, arrays)
+            msg = f"{k}{where} is {a[i]} where the reference is {r[i]:.6g}{_explaining_warning(call.warnings)}"
+            return Outcome(case, Kind.NONFINITE, msg, arrays, ref, tol.tol, **common)
+    checks = tuple(compare_array(k, a, ref[k], tol.tol[k]) for k, a in arrays.items())
+    bad_checks = [c for c in checks if not c.ok]
+    if bad_checks:
+        msg = f"gradients differ in {', '.join(c.name for c in bad_checks)}{_explaining_warning(call.warnings)}"
+        return Outcome(case, Kind.MISMATCH, msg, arrays, ref, tol.tol, checks, **common)
+    return Outcome(case, Kind.AGREE, "agrees", arrays, ref, tol.tol, checks, **common)
 
 
-def signature_problem(fn: Callable) -> str | None:
-    """Why fn cannot be called as fn(params, xs, ys, h0), or None."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return None  # builtins and some C functions: find out by calling
-    try:
-        sig.bind(1, 2, 3, 4)
-    except TypeError:
-        return f"wrong signature: {getattr(fn, '__name__', 'fn')}{sig} cannot be called as fn(params, xs, ys, h0)"
-    return None
+def _explaining_warning(caught: tuple[tuple[str, str], ...]) -> str:
+    """The warning that explains a non-finite value (an overflow or invalid-value RuntimeWarning),
+    else the first warning, quoted; "" when there was none."""
+    numeric = [m for c, m in caught if c in ("RuntimeWarning", "FloatingPointError") and
+               any(w in m for w in ("overflow", "invalid", "divide"))]  # fmt: skip
+    chosen = numeric[0] if numeric else (caught[0][1] if caught else None)
+    return f" (it warned: {chosen})" if chosen else ""
 
 
-class _Disagrees(Exception):
-    def __init__(self, outcome: Outcome):
-        super().__init__(outcome.message)
-        self.outcome = outcome
+def repeat(impl, first: Outcome, opts: Options) -> Repeat | Outcome:
+    """Call again on the same case: the two results compared in units of the round-off tolerance,
+    or the failing Outcome when the second call fails outright."""
+    case = first.case
+    call = impl.call(case)
+    if call.failure:
+        return Outcome(case, FAILURE_KINDS[call.failure], f"the second call on the same problem failed: {call.message}",
+                       traceback=call.traceback)  # fmt: skip
+    second, kind, _, message = read_result(call.output, case)
+    if kind:
+        return Outcome(case, Kind(kind), f"the second call on the same problem: {message}", result=second)
+    tol = first.tolerance if first.tolerance is not None else tolerance(case, opts.precision).tol
+    worst, words, identical = 0.0, "", True
+    for k, a in (first.result or {}).items():
+        if k not in second:
+            continue
+        identical = identical and np.array_equal(a, second[k], equal_nan=True)
+        c = compare_array(k, second[k], a, tol[k])
+        if c.ratio > worst:
+            idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
+            worst, words = c.ratio, f"{k}{idx} {c.reference:.10g} then {c.actual:.10g} (tol {c.tol:.3g})"
+    return Repeat(case, first.result or {}, second, identical, worst, words)
 
 
-def strategy(opts: Options):
-    return problems(
-        max_D=opts.max_size,
-        max_H=opts.max_size,
-        max_K=opts.max_size,
-        max_T=opts.max_steps,
-        one_hot_inputs=True if opts.one_hot_inputs else None,
-        zero_h0=True if opts.zero_h0 else None,
-        no_bias=opts.no_bias,
-        same_io_dim=opts.same_io_dim,
-        soft_targets=False,
-        loss=opts.loss,
-        max_logit_gap=MAX_LOGIT_GAP[opts.dtype],
-        dtype=opts.dtype,
-        regimes=opts.regimes,
-        first_input_zero=opts.first_input_zero,
-    )
+# --- the search ------------------------------------------------------------------------------
 
 
-def coverage_set(opts: Options) -> list[Problem]:
-    """One problem per regime with h0 = 0 and one with h0 != 0 (unless --zero-h0), fixed seeds."""
+def cases(opts: Options):
+    """The Hypothesis strategy of cases for these options (sizes, regimes, flags, precision)."""
+    contract = Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias)
+    drawn = batches(
+        max_D=opts.max_size, max_H=opts.max_size, max_K=opts.max_size, max_T=opts.max_steps,
+        max_batch=opts.max_batch if opts.batch else 1, regimes=opts.regimes,
+        one_hot_inputs=True if opts.one_hot_inputs else None, zero_h0=True if opts.zero_h0 else None,
+        no_bias=opts.no_bias, same_io_dim=opts.same_io_dim, soft_targets=False, loss=opts.loss,
+        precision=opts.precision, first_input_zero=opts.first_input_zero, layer=opts.layer,
+    )  # fmt: skip
+    return drawn.map(lambda b: Case(b.problems, contract, opts.batch_loss == "mean", b.spreads))
+
+
+def coverage_set(opts: Options) -> list[Case]:
+    """One case per regime with h0 = 0 and one with h0 != 0 (unless --zero-h0), fixed seeds."""
     rng = np.random.default_rng(opts.seed)
+    contract = Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias)
     out = []
     for i, regime in enumerate(opts.regimes):
         for zero_h0 in sorted({True, opts.zero_h0}):
             D, H = min(4, opts.max_size), min(5, opts.max_size)
             K = D if opts.same_io_dim else min(6, opts.max_size)
-            T = min(20 if regime == "large_gradient" else 12, opts.max_steps)
-            out.append(
-                build_problem(
-                    (D, H, K, T),
-                    regime_scales(regime, rng, opts.dtype),
-                    int(rng.integers(2**32)),
-                    one_hot_inputs=opts.one_hot_inputs or bool(i % 2),
-                    zero_h0=zero_h0,
-                    no_bias=opts.no_bias,
-                    loss=opts.loss,
-                    max_logit_gap=MAX_LOGIT_GAP[opts.dtype],
-                    first_input_zero=opts.first_input_zero,
-                )
-            )
+            T = min(max(12, 2 * min_steps(regime)), opts.max_steps)
+            b = build_problems(
+                (D, H, K, T), regime_scales(regime, rng, opts.precision), int(rng.integers(2**32)),
+                n=min(3, opts.max_batch) if opts.batch else 1, precision=opts.precision,
+                one_hot_inputs=opts.one_hot_inputs or bool(i % 2), zero_h0=zero_h0, no_bias=opts.no_bias,
+                loss=opts.loss, first_input_zero=opts.first_input_zero, layer=opts.layer,
+            )  # fmt: skip
+            out.append(Case(b.problems, contract, opts.batch_loss == "mean", b.spreads))
     return out
-
-
-@dataclass
-class Search:
-    """What a run saw: every problem's features, and the failing outcomes in the order found."""
-
-    seen: list[Outcome] = field(default_factory=list)
-    failures: list[Outcome] = field(default_factory=list)
-    final: Outcome | None = None  # the smallest failure (after shrinking)
-    shrunk: bool = False
-    note: str = ""
-    before_failure: int | None = None  # problems checked up to the first failure (shrinking calls come after)
 
 
 def search_settings(max_examples: int, database=None, shrink: bool = True) -> settings:
@@ -299,65 +169,205 @@ def search_settings(max_examples: int, database=None, shrink: bool = True) -> se
     )
 
 
-def search(fn: Callable, opts: Options, shrink: bool = True) -> Search:
-    """Random problems (shrunk on failure, if shrink), then the coverage set."""
-    found = Search()
+class _Disagrees(Exception):
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+class _Abort(BaseException):
+    """Stops a search at once, without shrinking (Hypothesis lets BaseExceptions through): a worker
+    that hangs would cost the timeout on every shrinking step."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+def _hung(outcome: Outcome) -> bool:
+    return outcome.kind is Kind.WORKER and "did not answer" in outcome.message
+
+
+def search(impl, opts: Options, *, shrink: bool = True, progress: Callable[[Outcome], None] | None = None,
+           coverage: bool = True) -> Search:  # fmt: skip
+    """Random cases (the first failure shrunk, if shrink), then the coverage set."""
+    found, ref_fn = Search(), reference_function(opts)
+
+    def run(case: Case) -> Outcome:
+        out = judge(impl, case, opts, ref_fn)
+        found.calls += 1
+        if found.first is None:
+            found.seen.append(out)
+        if progress:
+            progress(out)
+        if not out.ok:
+            found.first = found.first or out
+            if out.kind is Kind.MISMATCH and (found.clearest is None or out.ratio > found.clearest.ratio):
+                found.clearest = out
+        return out
 
     @hypothesis_seed(opts.seed)
     @search_settings(opts.examples, shrink=shrink)
-    @given(strategy(opts))
-    def prop(problem: Problem) -> None:
-        out = run_once(fn, problem, opts)
-        found.seen.append(out)
+    @given(cases(opts))
+    def prop(case: Case) -> None:
+        out = run(case)
+        if _hung(out):
+            raise _Abort(out)
         if not out.ok:
-            if found.before_failure is None:
-                found.before_failure = len(found.seen)
-            if len(found.failures) < 50:
-                found.failures.append(out)
             raise _Disagrees(out)
 
     try:
         prop()
     except _Disagrees as e:
-        found.final, found.shrunk = e.outcome, True
+        found.final, found.shrunk = e.outcome, shrink
+        return found
+    except _Abort as e:
+        found.final, found.note = e.outcome, "the search stopped at the first hang (not shrunk)"
         return found
     except Flaky:
-        found.final = found.failures[0] if found.failures else None
+        found.final = found.first
         found.note = "the implementation is not deterministic: the same problem failed once and passed once"
         return found
-    for problem in coverage_set(opts):
-        out = run_once(fn, problem, opts)
-        found.seen.append(out)
+    for case in coverage_set(opts) if coverage else []:
+        out = run(case)
         if not out.ok:
-            found.failures.append(out)
             found.final = out
             found.note = "found by the fixed coverage set after the random search (not shrunk)"
             return found
     return found
 
 
-def _with_options(opts: Options | None, kwargs: dict) -> Options:
-    opts = replace(opts or Options(), **kwargs)
-    opts.check()
-    return opts
+# --- evidence on a failure -------------------------------------------------------------------
+
+# Random problems per narrowed search (and for the baseline it is compared with); diagnosis
+# weighs the counts (diagnosis.PROBE_EVIDENCE).
+PROBE_EXAMPLES = 100
 
 
-def verify(fn: Callable | str, opts: Options | None = None, **options: Any):
+def count_failures(impl, opts: Options, examples: int) -> tuple[int, int]:
+    """(problems run, problems failed) over a search that does not stop at a failure."""
+    ref_fn, seen = reference_function(opts), [0, 0]
+
+    @hypothesis_seed(opts.seed + 1)
+    @search_settings(examples, shrink=False)
+    @given(cases(opts))
+    def prop(case: Case) -> None:
+        out = judge(impl, case, opts, ref_fn)
+        seen[0] += 1
+        seen[1] += not out.ok
+        if _hung(out):
+            raise _Abort(out)
+
+    try:
+        prop()
+    except _Abort:
+        pass
+    return seen[0], seen[1]
+
+
+def probe_trials(opts: Options) -> list[tuple[Options, str, str]]:
+    """The narrowed options, what each leaves out, and what the failure would then need."""
+    trials = []
+    if not opts.zero_h0:
+        trials.append((replace(opts, zero_h0=True), "h0 = 0", "h0 != 0"))
+    if "large_logits" in opts.regimes and len(opts.regimes) > 1:
+        trials.append((replace(opts, skip_regimes=(*opts.skip_regimes, "large_logits")), "no large logits",
+                       "large logits (a common offset past exp()'s overflow)"))  # fmt: skip
+    if not opts.first_input_zero:
+        trials.append((replace(opts, first_input_zero=True), "x_t[0] = 0 for every t", "some x_t[0] != 0"))
+    return trials
+
+
+def prefix_cases(case: Case) -> list[Case]:
+    """The case cut after T' = 1..T steps (sum loss: E over the first T' steps)."""
+    T = case.sizes[3]
+    cut = lambda p, t: p._replace(xs=p.xs[:t], Y=p.Y[:t], weights=loss_weights("sum", t)[:t],
+                                  dhs=None if p.dhs is None else p.dhs[:t])  # fmt: skip
+    return [case.with_problems(tuple(cut(p, t) for p in case.problems)) for t in range(1, T + 1)]
+
+
+def gather_evidence(impl, opts: Options, found: Search) -> Evidence:
+    """A second call on the failing case, and for a numeric failure, narrowed searches and the
+    failing case's prefixes."""
+    ev = Evidence()
+    final = found.final
+    if final is None or final.kind not in (Kind.MISMATCH, Kind.NONFINITE):
+        return ev
+    r = repeat(impl, final, opts)
+    if isinstance(r, Repeat):
+        ev.repeats.append(r)
+    n, f = count_failures(impl, opts, min(PROBE_EXAMPLES, opts.examples))
+    ev.baseline = ProbeResult("", "", n, f)
+    for narrowed, without, needs in probe_trials(opts):
+        run, failed = count_failures(impl, narrowed, min(PROBE_EXAMPLES, opts.examples))
+        ev.probes.append(ProbeResult(needs, without, run, failed))
+    if final.kind is Kind.MISMATCH and opts.loss == "sum" and final.case.sizes[3] > 1:
+        ref_fn = reference_function(opts)
+        ev.prefixes = [judge(impl, c, opts, ref_fn) for c in prefix_cases(final.case)]
+    return ev
+
+
+# --- verify ----------------------------------------------------------------------------------
+
+
+def verify(fn: Callable | str | None = None, opts: Options | None = None, *, exec: str | None = None,
+           progress: Callable[[Outcome], None] | None = None, **options: Any) -> Report:  # fmt: skip
     """Verify a gradient implementation; returns a Report (report.ok, report.format()).
 
-    fn follows the contract fn(params, xs, ys, h0) -> dict, or is a TARGET string
-    ("package.module:function" or "path/file.py:function"). Options (see Options): loss,
-    no_bias, zero_h0, one_hot_inputs, same_io_dim, dtype, examples, seed, reference.
-    """
-    from .diagnosis import Report, build_report
-    from .target import load_target
+    fn follows a contract (contract.py) or is a TARGET string ("package.module:function" or
+    "path/file.py:function"); exec="CMD" runs a worker instead (docs/worker-protocol.md). Options
+    (options.Options): loss, batch, batch_loss, max_batch, layer, no_bias, zero_h0,
+    one_hot_inputs, same_io_dim, dtype, examples, seed, reference, max_size, max_steps,
+    skip_regimes, timeout.
 
-    opts = _with_options(opts, options)
-    name = fn if isinstance(fn, str) else getattr(fn, "__qualname__", repr(fn))
-    fn = load_target(fn) if isinstance(fn, str) else fn
-    if not callable(fn):
-        raise GradcheckError(f"fn: an object of type {type(fn).__name__} is not callable")
-    why = signature_problem(fn)
-    if why:
-        return Report(name, opts, ok=False, kind="signature", message=why)
-    return build_report(name, fn, opts, search(fn, opts))
+    Two problems are called twice (REPEATED): the first, before the search, to catch state kept
+    between calls (gradients accumulated, never reset); and the failing one, to tell a result
+    that changes from call to call from a wrong one.
+    """
+    opts = replace(opts or Options(), **options)
+    impl = implementation(fn, opts, exec)
+    start = time.perf_counter()
+    try:
+        why = signature_problem(impl.fn, impl.contract) if hasattr(impl, "fn") else None
+        if why:
+            return Report(impl.name, opts, ok=False, kind=Kind.SIGNATURE, message=why)
+        found, first_repeat = _first_problem_twice(impl, opts)
+        if found is None:
+            found = search(impl, opts, progress=progress)
+        evidence = gather_evidence(impl, opts, found)
+    finally:
+        impl.close()
+    if first_repeat is not None:
+        evidence.repeats.insert(0, first_repeat)
+    final_repeat = next((r for r in evidence.repeats if found.final is not None and r.case is found.final.case), None)
+    if final_repeat is not None and final_repeat.ratio > 1:  # the failure is (also) a result that changes
+        found.final = _differ(found.final, final_repeat)
+    report = Report(impl.name, opts, ok=found.final is None, search=found, seconds=time.perf_counter() - start)
+    summarize(report, evidence)
+    if found.final is not None:
+        report.kind, report.message = found.final.kind, found.final.message
+        explain(report, evidence)
+    return report
+
+
+def _first_problem_twice(impl, opts: Options) -> tuple[Search | None, Repeat | None]:
+    """The first coverage case, judged and called again: a finished Search when that already fails
+    (two calls differ, or the second call fails), else None; and the Repeat."""
+    first = judge(impl, coverage_set(opts)[0], opts, reference_function(opts))
+    if first.result is None or first.kind not in (Kind.AGREE, Kind.MISMATCH, Kind.NOT_JUDGED):
+        return None, None
+    r = repeat(impl, first, opts)
+    if isinstance(r, Outcome):
+        return Search(seen=[first], first=r, final=r, note="on the first problem, called twice (not shrunk)"), None
+    if r.ratio > 1:
+        out = _differ(first, r)
+        return Search(seen=[first], first=out, final=out, note="on the first problem, called twice (not shrunk)"), r
+    return None, r
+
+
+def _differ(first: Outcome, r: Repeat) -> Outcome:
+    return replace(first, kind=Kind.CALLS_DIFFER, message=f"two calls on the same problem differ: {r.worst}",
+                   checks=())  # fmt: skip
+
+
+__all__ = ["Options", "cases", "coverage_set", "judge", "search", "verify"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bptt import _bptt, output_error
+from .bptt import bptt, output_error
 from .model import forward
 from .numeric import EPS, central_differences
 from .problem import GRAD_NAMES, GradcheckError, Problem
@@ -33,7 +33,7 @@ def step_curves(out: str, problem: Problem | None = None) -> str:
     """FD error max|D - exact| / max|exact| against the relative step, one line per parameter."""
     plt = _pyplot()
     problem = problem or build_problem((4, 8, 5, 12), Scales(1.0, 1.0, 1.5, 0.5, 1.0, 0.0), 0)
-    exact = _bptt(problem)
+    exact = bptt(problem)
     steps = np.logspace(-13, -1, 49)
     errors = {n: [] for n in GRAD_NAMES}
     for h in steps:

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 PARAM_NAMES = ("U", "W", "V", "b_h", "b_y")
+LAYER_PARAM_NAMES = ("U", "W", "b_h")  # the recurrent layer alone
 GRAD_NAMES = (*PARAM_NAMES, "h0")  # every array a gradient routine returns, besides "loss"
 LOSSES = ("sum", "mean", "last")
 
@@ -28,6 +29,10 @@ class GradcheckError(ValueError):
 
     def __init__(self, message: str):
         super().__init__(f"gradcheck: {message}")
+
+
+class InternalError(RuntimeError):
+    """A bug of gradcheck's own (the CLI's exit code 3): an inconsistent tolerance, a broken invariant."""
 
 
 class Params(NamedTuple):
@@ -49,6 +54,13 @@ class Problem(NamedTuple):
     h0: np.ndarray  # (H,)
     weights: np.ndarray  # (T,) loss weights w_t
     loss: str = "sum"  # the reduction that gave the weights
+    # The recurrent layer alone (`make_layer_problem`): the upstream gradients dL/dh_t (T, H), and
+    # the loss L = sum_t dhs_t . h_t. The output layer is then a dead K = 1 (E_t = 0 exactly).
+    dhs: np.ndarray | None = None
+
+    @property
+    def is_layer(self) -> bool:
+        return self.dhs is not None
 
     @property
     def sizes(self) -> tuple[int, int, int, int]:
@@ -146,6 +158,27 @@ def make_problem(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any = None, *,
     h0 = np.zeros(H) if h0 is None else _real_array("h0", h0)
     _check_shape("h0", h0, (H,), f"(H,) with H={H} from U")
     return Problem(p, xs, Y, h0, loss_weights(loss, T), loss)
+
+
+def make_layer_problem(params: Mapping[str, Any], xs: Any, h0: Any, dhs: Any) -> Problem:
+    """The recurrent layer alone: params {"U", "W", "b_h"}, xs (T, D), h0 (H,), upstream dhs (T, H).
+
+    The loss is L = sum_t dhs_t . h_t, so that dL/dh_t = dhs_t from outside the recurrence: the
+    seed's recursion with V^T dq_t replaced by dhs_t. V and b_y are a single dead class (V = 0,
+    K = 1), whose softmax is 1 and E_t = 0 exactly.
+    """
+    if not isinstance(params, Mapping):
+        raise GradcheckError(f"params: {type(params).__name__} given, expected a mapping with keys U, W, b_h")
+    missing = [k for k in LAYER_PARAM_NAMES if k not in params]
+    if missing:
+        raise GradcheckError(f"params: missing key(s) {missing}; expected {list(LAYER_PARAM_NAMES)}")
+    layer = {k: params[k] for k in LAYER_PARAM_NAMES}
+    H = np.shape(layer["U"])[0] if np.ndim(layer["U"]) == 2 else 0
+    problem = make_problem({**layer, "V": np.zeros((1, H)), "b_y": np.zeros(1)}, xs, np.zeros(len(np.atleast_1d(xs)),
+                           dtype=int), h0)  # fmt: skip
+    dhs = _real_array("dhs", dhs)
+    _check_shape("dhs", dhs, problem.xs.shape[:1] + problem.h0.shape, "(T, H)")
+    return problem._replace(dhs=dhs)
 
 
 def one_hot_labels(Y: np.ndarray) -> np.ndarray | None:

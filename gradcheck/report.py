@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
-from .bptt import _bptt, _series
+from .bptt import bptt, series
 from .compare import ParamCheck, compare_grads, fd_tolerance, roundoff_tolerance
 from .numeric import fd_estimate
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
@@ -75,7 +75,7 @@ def check_problem(problem: Problem) -> dict[str, list[ParamCheck]]:
     """All five comparisons on one problem."""
     from reference import jax_gradients
 
-    rec, ser = _bptt(problem), _series(problem)
+    rec, ser = bptt(problem), series(problem)
     jax = jax_gradients(*as_contract_inputs(problem), loss=problem.loss)
     tol = roundoff_tolerance(problem)
     central, complex_step = fd_estimate(problem, "central"), fd_estimate(problem, "complex")

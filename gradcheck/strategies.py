@@ -11,23 +11,58 @@ Regimes (h_t = tanh(p_t), logits q_t):
 - moderate:       W gain 0.5..1.5 / sqrt(H), |p| ~ 1           the everyday case
 - small:          every scale 1e-3..1e-1                       near-linear, tiny gradients
 - saturated:      |p| beyond 20                                tanh' underflows to 0
-- large_logits:   logits offset by hundreds, spread up to ~1e3 naive softmax overflows
+- large_logits:   a common logit offset past exp()'s overflow  naive softmax overflows
 - exploding:      W gain 2..4 / sqrt(H), small inputs           back-propagated terms grow
 - vanishing:      W gain 0.05..0.3 / sqrt(H)                   terms die within a few steps
 - large_gradient: T >= 10, V ~ 3: sum-loss gradients above 5   clipping code kicks in
+
+For a precision under test (`precision.Precision`), the regimes are scaled to it: the logit
+offsets pass its exp() overflow, logit gaps keep every yhat a normal number, small scales stay
+above its underflow, and `temper` weakens a recurrence that round-off in that precision could
+flip (exploding, saturated) or whose sums would overflow it, until the judge can judge it. The
+problem's numbers are then rounded to the precision, so the implementation receives exactly the
+problem the reference solves.
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
 from hypothesis import strategies as st
 
+from .compare import RANGE_HEADROOM
 from .model import forward
-from .problem import Problem, loss_weights, make_problem
+from .precision import FLOAT64, Precision
+from .problem import GradcheckError, Problem, loss_weights, make_layer_problem, make_problem
+from .roundoff import Spread, direct_state_gradient, roundoff_spread
 
-REGIMES = ("moderate", "small", "saturated", "large_logits", "exploding", "vanishing", "large_gradient")
+
+class Regime(str, Enum):
+    """The regimes of the module docstring (a str, so that it prints and compares as its name)."""
+
+    MODERATE = "moderate"
+    SMALL = "small"
+    SATURATED = "saturated"
+    LARGE_LOGITS = "large_logits"
+    EXPLODING = "exploding"
+    VANISHING = "vanishing"
+    LARGE_GRADIENT = "large_gradient"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+REGIMES: tuple[Regime, ...] = tuple(Regime)
+
+
+def parse_regime(name: str | Regime) -> Regime:
+    """The Regime of a name; an unknown name is an error that lists the known ones."""
+    try:
+        return Regime(name)
+    except ValueError:
+        raise GradcheckError(f"regime: {name!r} is not one of {', '.join(r.value for r in Regime)}") from None
 
 
 class Scales(NamedTuple):
@@ -39,89 +74,179 @@ class Scales(NamedTuple):
     offset: float  # common logit offset (same for every class): overflows exp() in naive softmax
 
 
-# Common logit offsets of the large_logits regime: past exp()'s overflow (709.8 in float64,
-# 88.7 in float32) so that a softmax without the max shift breaks, by dtype of the code tested.
-LOGIT_OFFSETS = {"float64": (700.0, 1000.0), "float32": (90.0, 150.0)}
+# Without a precision (the property tests of the float64 core): float64's large-logit offsets.
+FLOAT64_LOGIT_OFFSETS = (700.0, 1000.0)
 
 
-def _scales(uniform, regime: str, offsets: tuple[float, float] = LOGIT_OFFSETS["float64"]) -> Scales:
+def _scales(uniform, regime: Regime, pr: Precision | None) -> Scales:
     """The scales of a regime; uniform(lo, hi) draws each (from Hypothesis or from numpy)."""
     f = uniform
-    if regime == "small":
-        s = f(1e-3, 1e-1)
+    if regime is Regime.SMALL:
+        # Gradient terms are products of three small scales (dW ~ V dq tanh' h): at scales above
+        # tiny^(1/3) they stay normal numbers (float16: 0.039; the others: the 1e-3 floor).
+        s = f(max(1e-3, 2 * pr.tiny ** (1 / 3)) if pr else 1e-3, 1e-1)
         return Scales(s, s, s, s, 1.0, 0.0)
-    if regime == "saturated":
-        return Scales(f(25.0, 60.0), f(5.0, 30.0), f(0.5, 3.0), f(0.0, 20.0), 1.0, 0.0)
-    if regime == "large_logits":
-        return Scales(f(0.5, 2.0), f(0.5, 1.5), f(50.0, 400.0), f(0.0, 1.0), 1.0, f(*offsets))
-    if regime == "exploding":
+    if regime is Regime.SATURATED:
+        # Past float64's saturation (|p| > 18.7); a coarser precision saturates sooner, and larger
+        # pre-activations would only add absolute round-off (eps |U x_t|) to the units near 0.
+        c = min(1.0, pr.saturation / FLOAT64.saturation) if pr else 1.0
+        return Scales(c * f(25.0, 60.0), c * f(5.0, 30.0), f(0.5, 3.0), c * f(0.0, 20.0), 1.0, 0.0)
+    if regime is Regime.LARGE_LOGITS:
+        return Scales(f(0.5, 2.0), f(0.5, 1.5), f(50.0, 400.0), f(0.0, 1.0), 1.0,
+                      f(*(pr.logit_offsets if pr else FLOAT64_LOGIT_OFFSETS)))  # fmt: skip
+    if regime is Regime.EXPLODING:
         return Scales(f(0.05, 0.5), f(2.0, 4.0), f(0.5, 2.0), f(0.0, 0.1), 1.0, 0.0)
-    if regime == "vanishing":
+    if regime is Regime.VANISHING:
         return Scales(f(0.5, 2.0), f(0.05, 0.3), f(0.5, 2.0), f(0.0, 1.0), 1.0, 0.0)
-    if regime == "large_gradient":
+    if regime is Regime.LARGE_GRADIENT:
         return Scales(f(0.5, 2.0), f(0.8, 1.5), f(2.0, 6.0), f(0.0, 1.0), 1.0, 0.0)
     return Scales(f(0.5, 2.0), f(0.5, 1.5), f(0.5, 3.0), f(0.0, 1.0), f(0.5, 2.0), 0.0)
 
 
-def regime_scales(regime: str, rng: np.random.Generator, dtype: str = "float64") -> Scales:
+def regime_scales(regime: Regime | str, rng: np.random.Generator, pr: Precision | None = None) -> Scales:
     """Scales for a regime drawn with numpy (for fixed sweeps outside Hypothesis)."""
-    return _scales(lambda lo, hi: float(rng.uniform(lo, hi)), regime, LOGIT_OFFSETS[dtype])
+    return _scales(lambda lo, hi: float(rng.uniform(lo, hi)), parse_regime(regime), pr)
 
 
-def build_problem(
+def min_steps(regime: Regime) -> int:
+    """large_gradient needs T >= 10 for sum-loss gradients above 5; every other regime T >= 1."""
+    return 10 if regime is Regime.LARGE_GRADIENT else 1
+
+
+class _Draw(NamedTuple):
+    """The random parts of a batch of n sequences sharing one network."""
+
+    params: dict[str, np.ndarray]
+    V_common: np.ndarray
+    b_y_common: np.ndarray
+    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (xs, ys, h0) per sequence
+
+
+def _draw(sizes, scales: Scales, seed: int, n: int, flags: dict) -> _Draw:
+    D, H, K, T = sizes
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal
+    U = scales.u * g((H, D)) / np.sqrt(D)
+    W = scales.w * g((H, H)) / np.sqrt(H)
+    # A shared row u^T in V and a shared b_y offset move every class together: huge logits with
+    # moderate gaps between classes. The varying part sets the gaps.
+    u = rng.choice([-1.0, 1.0], H) / H
+    V_common = scales.offset * np.outer(np.ones(K), u)
+    V_vary = scales.v * g((K, H)) / np.sqrt(H)
+    b_h, b_y_vary, b_y_common = scales.b * g(H), scales.b * g(K), np.full(K, scales.offset)
+    if flags["no_bias"]:
+        b_h, b_y_vary, b_y_common = np.zeros(H), np.zeros(K), np.zeros(K)
+    inputs = []
+    for _ in range(n):
+        if flags["one_hot_inputs"]:
+            xs = np.eye(D)[rng.integers(1 if flags["first_input_zero"] and D > 1 else 0, D, T)]
+        else:
+            xs = scales.x * g((T, D))
+        if flags["first_input_zero"]:
+            xs[:, 0] = 0.0
+        h0 = np.zeros(H) if flags["zero_h0"] else rng.uniform(-1.0, 1.0, H)
+        ys = rng.dirichlet(np.ones(K), T) if flags["soft_targets"] else rng.integers(0, K, T)
+        inputs.append((xs, ys, h0))
+    return _Draw({"U": U, "W": W, "V": V_vary, "b_h": b_h, "b_y": b_y_vary}, V_common, b_y_common, inputs)
+
+
+def _network(d: _Draw, v_scale: float, w_scale: float) -> dict[str, np.ndarray]:
+    p = d.params
+    return {**p, "W": w_scale * p["W"], "V": d.V_common + v_scale * p["V"], "b_y": d.b_y_common + v_scale * p["b_y"]}
+
+
+def _sequences(d: _Draw, params: dict, loss: str) -> tuple[Problem, ...]:
+    return tuple(make_problem(params, xs, ys, h0, loss=loss) for xs, ys, h0 in d.inputs)
+
+
+class Batch(NamedTuple):
+    """Sequences through one network, and (when drawn for a precision) their round-off spreads in
+    it, which the judge reuses for the tolerances."""
+
+    problems: tuple[Problem, ...]
+    spreads: tuple[Spread, ...] | None = None
+
+
+def _judgeable(spreads: tuple[Spread, ...], pr: Precision) -> tuple[bool, bool]:
+    """(states stable enough, sums in range), with a factor 4 of margin on the judge's limits."""
+    stable = all(s.states <= pr.ill_conditioned / 4 for s in spreads)
+    in_range = all(s.magnitude * RANGE_HEADROOM * 4 <= pr.max for s in spreads)
+    return stable, in_range
+
+
+# Tempering: at most this many rounds, each multiplying W by 0.6 when round-off would move the
+# states too far, and V and W by 0.6 and 0.9 when sums would overflow (a round costs one Monte
+# Carlo run, a few milliseconds at H = 64, T = 200). Problems still not judgeable after it are
+# drawn anyway and counted as not judged.
+TEMPER_ROUNDS = 12
+TEMPER_FACTOR = 0.6
+
+
+def build_problems(
     sizes: tuple[int, int, int, int],
     scales: Scales,
     seed: int,
     *,
+    n: int = 1,
+    precision: Precision | None = None,
     one_hot_inputs: bool = False,
     zero_h0: bool = False,
     no_bias: bool = False,
     soft_targets: bool = False,
     loss: str = "sum",
-    max_logit_gap: float | None = None,
     first_input_zero: bool = False,
-) -> Problem:
-    """A problem from sizes (D, H, K, T), regime scales and a seed; deterministic.
+    layer: bool = False,
+) -> Batch:
+    """n sequences through one network, from sizes (D, H, K, T), regime scales and a seed; deterministic.
 
-    first_input_zero makes every x_t[0] = 0 (one-hot inputs never pick index 0 when D > 1).
+    With a precision: logit gaps capped (Precision.max_logit_gap), the recurrence tempered until
+    that precision can judge it, and every number rounded to it (module docstring). layer: each
+    sequence becomes the recurrent layer alone, with upstream dhs_t = V^T dq_t of the drawn
+    output layer. first_input_zero makes every x_t[0] = 0.
     """
-    D, H, K, T = sizes
-    rng = np.random.default_rng(seed)
-    n = rng.standard_normal
-    U = scales.u * n((H, D)) / np.sqrt(D)
-    W = scales.w * n((H, H)) / np.sqrt(H)
-    # A shared row u^T in V and a shared b_y offset move every class together: huge logits with
-    # moderate gaps between classes. The varying part sets the gaps.
-    u = rng.choice([-1.0, 1.0], H) / H
-    V_common = scales.offset * np.outer(np.ones(K), u)
-    V_vary = scales.v * n((K, H)) / np.sqrt(H)
-    b_h = scales.b * n(H)
-    b_y_vary = scales.b * n(K)
-    b_y_common = np.full(K, scales.offset)
-    if one_hot_inputs:
-        xs = np.eye(D)[rng.integers(1 if first_input_zero and D > 1 else 0, D, T)]
-    else:
-        xs = scales.x * n((T, D))
-    if first_input_zero:
-        xs[:, 0] = 0.0
-    h0 = np.zeros(H) if zero_h0 else rng.uniform(-1.0, 1.0, H)
-    ys = rng.dirichlet(np.ones(K), T) if soft_targets else rng.integers(0, K, T)
-    if no_bias:
-        b_h, b_y_vary, b_y_common = np.zeros(H), np.zeros(K), np.zeros(K)
-    params = {"U": U, "W": W, "V": V_common + V_vary, "b_h": b_h, "b_y": b_y_common + b_y_vary}
-    problem = make_problem(params, xs, ys, h0, loss=loss)
-    if max_logit_gap is not None:
-        q = forward(problem).q
+    flags = dict(one_hot_inputs=one_hot_inputs, zero_h0=zero_h0, no_bias=no_bias, soft_targets=soft_targets,
+                 first_input_zero=first_input_zero)  # fmt: skip
+    d = _draw(sizes, scales, seed, n, flags)
+    v_scale, w_scale = 1.0, 1.0
+    if precision is not None:  # shrink the varying part of the logits only; the common offset stays
+        q = np.concatenate([forward(p).q for p in _sequences(d, _network(d, 1.0, 1.0), loss)])
         gap = float(np.max(q.max(axis=1) - q.min(axis=1)))
-        if gap > max_logit_gap:  # shrink the varying part only; the common offset stays
-            s = max_logit_gap / gap
-            params = {**params, "V": V_common + s * V_vary, "b_y": b_y_common + s * b_y_vary}
-            problem = make_problem(params, xs, ys, h0, loss=loss)
-    return problem
+        v_scale = min(1.0, precision.max_logit_gap / gap) if gap > 0 else 1.0
+    if precision is None:
+        return Batch(_finish(_sequences(d, _network(d, v_scale, w_scale), loss), None, layer))
+    for _ in range(TEMPER_ROUNDS):
+        problems = _finish(_sequences(d, _network(d, v_scale, w_scale), loss), precision, layer)
+        spreads = tuple(roundoff_spread(p, precision) for p in problems)
+        stable, in_range = _judgeable(spreads, precision)
+        if stable and in_range:
+            break
+        w_scale *= TEMPER_FACTOR if not stable else 0.9
+        v_scale *= 1.0 if in_range else TEMPER_FACTOR
+    return Batch(problems, spreads)
+
+
+def _finish(problems: tuple[Problem, ...], pr: Precision | None, layer: bool) -> tuple[Problem, ...]:
+    """The layer's problems (upstream dhs from the drawn output layer), rounded to the precision."""
+    out = []
+    for p in problems:
+        rnd = pr.round if pr is not None else (lambda a: a)
+        params = {k: rnd(v) for k, v in zip(("U", "W", "V", "b_h", "b_y"), p.params, strict=True)}
+        if layer:
+            dq = p.weights[:, None] * (p.Y.sum(axis=1, keepdims=True) * np.exp(forward(p).log_yhat) - p.Y)
+            dhs = direct_state_gradient(p, dq)
+            out.append(make_layer_problem(params, rnd(p.xs), rnd(p.h0), rnd(dhs)))
+        else:
+            out.append(make_problem(params, rnd(p.xs), p.Y, rnd(p.h0), loss=p.loss) if pr is not None else p)
+    return tuple(out)
+
+
+def build_problem(sizes: tuple[int, int, int, int], scales: Scales, seed: int, **options) -> Problem:
+    """One sequence: build_problems with n = 1."""
+    return build_problems(sizes, scales, seed, n=1, **options).problems[0]
 
 
 @st.composite
-def problems(
+def batches(
     draw,
     *,
     max_D: int = 16,
@@ -130,28 +255,27 @@ def problems(
     max_T: int = 50,
     min_H: int = 1,
     min_T: int = 1,
-    regimes: tuple[str, ...] = REGIMES,
+    max_batch: int = 1,
+    regimes: tuple[Regime, ...] = REGIMES,
     one_hot_inputs: bool | None = None,
     zero_h0: bool | None = None,
     no_bias: bool = False,
     same_io_dim: bool = False,
     soft_targets: bool | None = False,
     loss: str | None = "sum",
-    max_logit_gap: float | None = None,
-    dtype: str = "float64",
+    precision: Precision | None = None,
     first_input_zero: bool = False,
-) -> Problem:
-    """Random problems; an argument left as None is drawn too (both modes get exercised).
-
-    dtype is the precision of the code under test: it sets the large-logit offsets.
-    max_logit_gap caps max_k q_{t,k} - min_k q_{t,k} (see build_problem).
-    """
+    layer: bool = False,
+) -> Batch:
+    """Random batches of 1..max_batch sequences through one network; an argument left as None is
+    drawn too (both modes get exercised). precision: the arithmetic of the code under test."""
     regime = draw(st.sampled_from(regimes))
     D = draw(st.integers(1, max_D))
     H = draw(st.integers(min_H, max_H))
     K = D if same_io_dim else draw(st.integers(1, max_K))
-    T = draw(st.integers(max(min_T, min(10, max_T) if regime == "large_gradient" else 1), max_T))
-    scales = _scales(lambda lo, hi: draw(st.floats(lo, hi)), regime, LOGIT_OFFSETS[dtype])
+    T = draw(st.integers(max(min_T, min(min_steps(regime), max_T)), max_T))
+    n = draw(st.integers(1, max_batch))
+    scales = _scales(lambda lo, hi: draw(st.floats(lo, hi)), regime, precision)
     flags = {
         "one_hot_inputs": draw(st.booleans()) if one_hot_inputs is None else one_hot_inputs,
         "zero_h0": draw(st.booleans()) if zero_h0 is None else zero_h0,
@@ -159,10 +283,13 @@ def problems(
         "loss": draw(st.sampled_from(("sum", "mean", "last"))) if loss is None else loss,
     }
     seed = draw(st.integers(0, 2**32 - 1))
-    return build_problem(
-        (D, H, K, T), scales, seed, no_bias=no_bias, max_logit_gap=max_logit_gap, first_input_zero=first_input_zero,
-        **flags,
-    )  # fmt: skip
+    return build_problems((D, H, K, T), scales, seed, n=n, no_bias=no_bias, precision=precision,
+                          first_input_zero=first_input_zero, layer=layer, **flags)  # fmt: skip
+
+
+def problems(**options) -> st.SearchStrategy[Problem]:
+    """Random single problems (one sequence); the options of `batches`."""
+    return batches(**options).map(lambda b: b.problems[0])
 
 
 def features(problem: Problem) -> dict[str, float]:

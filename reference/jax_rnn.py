@@ -1,7 +1,8 @@
 """The seed's RNN loss written again, independently, in JAX; gradients by `jax.grad`.
 
     p_t = U x_t + W h_{t-1} + b_h,  h_t = tanh(p_t),  q_t = V h_t + b_y,
-    E = sum_t w_t E_t,  E_t = -sum_k y_{t,k} log softmax(q_t)_k
+    E = sum_t w_t E_t,  E_t = -sum_k y_{t,k} log softmax(q_t)_k  (+ dhs_t . h_t, the recurrent
+    layer's loss for upstream gradients dhs)
 
 Nothing here imports gradcheck: a mistake shared with the hand-derived code would cancel out.
 
@@ -41,19 +42,19 @@ def bucket(n: int, floor: int) -> int:
     return max(floor, 1 << (int(n) - 1).bit_length())
 
 
-def _loss(params, xs, Y, h0, weights, class_mask):
+def _loss(params, xs, Y, h0, weights, class_mask, dhs):
     def step(h, inputs):
-        x_t, y_t = inputs
+        x_t, y_t, dh_t = inputs
         h = jnp.tanh(params["U"] @ x_t + params["W"] @ h + params["b_h"])
         q = jnp.where(class_mask, params["V"] @ h + params["b_y"], MASKED_LOGIT)
         E_t = -jnp.sum(y_t * jax.nn.log_softmax(q))
-        return h, E_t
+        return h, (E_t, jnp.dot(dh_t, h))
 
-    _, E = jax.lax.scan(step, h0, (xs, Y))
-    return jnp.sum(weights * E)
+    _, (E, upstream) = jax.lax.scan(step, h0, (xs, Y, dhs))
+    return jnp.sum(weights * E) + jnp.sum(upstream)
 
 
-_value_and_grad = jax.jit(jax.value_and_grad(_loss, argnums=(0, 3)))
+_value_and_grad = jax.jit(jax.value_and_grad(_loss, argnums=(0, 1, 3)))
 
 
 def _pad(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -73,13 +74,14 @@ def _weights(loss: str, T: int) -> np.ndarray:
     return {"sum": np.ones(T), "mean": np.full(T, 1.0 / T), "last": np.eye(T)[-1]}[loss]
 
 
-def jax_gradients(params, xs, ys, h0=None, *, loss: str = "sum") -> dict:
+def jax_gradients(params, xs, ys, h0=None, *, loss: str = "sum", dhs=None) -> dict:
     """Gradients of E by JAX autodiff (contract form, as gradcheck.bptt_gradients).
 
     params {"U" (H, D), "W" (H, H), "V" (K, H), "b_h" (H,), "b_y" (K,)}, xs (T, D),
     ys (T,) int or (T, K) target distributions, h0 (H,) or None for zeros,
-    loss "sum" | "mean" | "last". Returns numpy arrays under the parameter keys and "h0",
-    and "loss". Inputs are read, never modified.
+    loss "sum" | "mean" | "last", dhs (T, H) upstream gradients added as sum_t dhs_t . h_t.
+    Returns numpy arrays under the parameter keys, "h0" and "xs" (dE/dx_t), and "loss".
+    Inputs are read, never modified.
     """
     p = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
     xs = np.asarray(xs, dtype=np.float64)
@@ -91,15 +93,17 @@ def jax_gradients(params, xs, ys, h0=None, *, loss: str = "sum") -> dict:
     Db, Hb, Kb = S, S, S
     shapes = {"U": (Hb, Db), "W": (Hb, Hb), "V": (Kb, Hb), "b_h": (Hb,), "b_y": (Kb,)}
     padded = {k: _pad(p[k], shapes[k]) for k in PARAM_NAMES}
-    E, (g, g_h0) = _value_and_grad(
+    E, (g, g_xs, g_h0) = _value_and_grad(
         padded,
         _pad(xs, (Tb, Db)),
         _pad(_targets(ys, T, K), (Tb, Kb)),
         _pad(h0, (Hb,)),
         _pad(_weights(loss, T), (Tb,)),
         np.arange(Kb) < K,
+        _pad(np.zeros((T, H)) if dhs is None else np.asarray(dhs, dtype=np.float64), (Tb, Hb)),
     )
     out = {k: np.array(g[k])[tuple(slice(0, n) for n in p[k].shape)] for k in PARAM_NAMES}
     out["h0"] = np.array(g_h0)[:H]
+    out["xs"] = np.array(g_xs)[:T, :D]
     out["loss"] = float(E)
     return out

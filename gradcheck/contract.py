@@ -1,0 +1,197 @@
+"""How an implementation is called, and what it must return: the four contracts.
+
+    sequence     fn(params, xs (T, D), ys (T,) int, h0 (H,))                -> U W V b_h b_y [h0 loss]
+    batch        fn(params, xs (N, T, D), ys (N, T) int, h0 (N, H))         -> U W V b_h b_y [h0 (N, H) loss]
+    layer        fn(params {U W b_h}, xs (T, D), h0 (H,), dhs (T, H))        -> U W b_h [xs h0 hs loss]
+    batch-layer  fn(params {U W b_h}, xs (N, T, D), h0 (N, H), dhs (N, T, H)) -> U W b_h [xs h0 hs loss]
+
+A batch's loss is the sum over its N sequences of each sequence's loss (--loss), or their mean
+(--batch-loss mean). The layer's loss is L = sum_t dhs_t . h_t; "hs" is h_1..h_T.
+
+A `Case` is one call's worth of problems: N >= 1 sequences through one network
+(`problem.Problem`, the layer's with their upstream dhs). Its reference and tolerance are the
+sequences' own, combined as the contract combines the losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .compare import Judgement, Tolerance, roundoff_check
+from .model import forward
+from .precision import Precision
+from .problem import LAYER_PARAM_NAMES, PARAM_NAMES, Problem, as_contract_inputs
+from .roundoff import Spread
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The calling convention of the code under test."""
+
+    batch: bool = False
+    layer: bool = False
+    no_bias: bool = False
+
+    @property
+    def name(self) -> str:
+        return "-".join(n for n, on in (("batch", self.batch), ("layer", self.layer)) if on) or "sequence"
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The parameters the implementation receives."""
+        return LAYER_PARAM_NAMES if self.layer else PARAM_NAMES
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The gradients it must return (no biases with no_bias)."""
+        return tuple(k for k in self.parameters if not (self.no_bias and k in ("b_h", "b_y")))
+
+    @property
+    def optional(self) -> tuple[str, ...]:
+        """The arrays compared when it returns them."""
+        return ("xs", "h0", "hs", "loss") if self.layer else ("h0", "loss")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call: N sequences through one network, as `contract` passes them."""
+
+    problems: tuple[Problem, ...]
+    contract: Contract
+    batch_mean: bool = False  # the batch loss is the mean over the N sequences
+    spreads: tuple[Spread, ...] | None = None  # round-off spreads in the case's precision, if known
+    # A stored reference and tolerance (golden vectors) instead of computed ones.
+    stored: tuple[dict, dict] | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.problems)
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int]:
+        """(D, H, K, T) of its sequences (K = 1 for the layer)."""
+        return self.problems[0].sizes
+
+    @property
+    def weight(self) -> float:
+        """Each sequence's weight in the batch's loss: 1, or 1/N for the mean."""
+        return 1.0 / self.n if self.batch_mean else 1.0
+
+    def arguments(self) -> tuple[Any, ...]:
+        """Fresh arrays for one call, in the contract's order (float64; ys int64)."""
+        per = [as_contract_inputs(p) for p in self.problems]
+        params = {k: per[0][0][k] for k in self.contract.parameters}
+        stack = (lambda i: np.stack([a[i] for a in per])) if self.contract.batch else (lambda i: per[0][i])
+        if self.contract.layer:
+            dhs = [p.dhs for p in self.problems]
+            return params, stack(1), stack(3), np.stack(dhs) if self.contract.batch else dhs[0].copy()
+        ys = stack(2)  # class indices (one-hot targets), or target distributions
+        return params, stack(1), ys.astype(np.int64) if np.issubdtype(ys.dtype, np.integer) else ys, stack(3)
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every array the implementation may return."""
+        D, H, K, T = self.sizes
+        lead = (self.n,) if self.contract.batch else ()
+        out = {"U": (H, D), "W": (H, H), "V": (K, H), "b_h": (H,), "b_y": (K,), "loss": ()}
+        out.update(h0=(*lead, H), xs=(*lead, T, D), hs=(*lead, T, H))
+        return out
+
+    def with_problems(self, problems: tuple[Problem, ...]) -> Case:
+        """The same contract and reduction on other problems (spreads recomputed when needed)."""
+        return Case(tuple(problems), self.contract, self.batch_mean)
+
+
+SHAPE_NAMES = {"U": "(H, D)", "W": "(H, H)", "V": "(K, H)", "b_h": "(H,)", "b_y": "(K,)", "loss": "()",
+               "h0": "(H,)", "xs": "(T, D)", "hs": "(T, H)"}  # fmt: skip
+
+
+def combine(case: Case, per: list[Mapping[str, Any]], hs: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """A case's arrays from its sequences' own: parameter gradients and the loss summed with the
+    batch weight; h0 and xs gradients, and hs, stacked along N (as the contract returns them)."""
+    c, keys = case.weight, case.contract
+    out = {k: c * np.sum([np.asarray(r[k]) for r in per], axis=0) for k in (*keys.parameters, "loss")}
+    for k in ("h0", "xs"):
+        rows = [c * np.asarray(r[k]) for r in per]
+        out[k] = np.stack(rows) if keys.batch else rows[0]
+    if hs is not None:
+        out["hs"] = np.stack(hs) if keys.batch else hs[0]
+    return out
+
+
+def reference(case: Case, reference_fn) -> dict[str, np.ndarray]:
+    """The case's reference arrays; reference_fn(problem) gives one sequence's gradients (with "xs")."""
+    if case.stored is not None:
+        return case.stored[0]
+    return combine(case, [reference_fn(p) for p in case.problems], [forward(p).hs[1:] for p in case.problems])
+
+
+def tolerance(case: Case, pr: Precision) -> Tolerance:
+    """The case's round-off tolerance in precision pr, and whether it can be judged (the first of
+    its sequences that cannot says why).
+
+    A batch's final sums run over N T terms instead of T: the rounding of those sums grows by
+    sqrt(N), and the sum of the N sequences' tolerances bounds the rest; sqrt(N) times that sum
+    covers both (a factor 2.9 at N = 8).
+    """
+    if case.stored is not None:
+        return Tolerance(case.stored[1], Judgement.JUDGED, "")
+    spreads = case.spreads or (None,) * case.n
+    per = [roundoff_check(p, pr, s) for p, s in zip(case.problems, spreads, strict=True)]
+    tol = combine(case, [t.tol for t in per], [t.tol["hs"] for t in per])
+    grow = np.sqrt(case.n)
+    for k in (*case.contract.parameters, "loss"):
+        tol[k] = grow * tol[k]
+    blocked = next((t for t in per if t.judgement is not Judgement.JUDGED), None)
+    return Tolerance(tol, *(blocked[1:] if blocked else (Judgement.JUDGED, "")))
+
+
+def read_result(out: Any, case: Case) -> tuple[dict[str, np.ndarray], str, str, str]:
+    """The returned arrays as float64, and (kind, key, message) when the result cannot be compared
+    ("" when it can). Arrays read before a shape failure are returned too (diagnosis reads them)."""
+    if out is None:
+        return {}, "returned", "", "returned None, expected a dict of gradients"
+    if not isinstance(out, Mapping):
+        return {}, "returned", "", f"returned a {type(out).__name__}, expected a dict of gradients"
+    contract = case.contract
+    missing = [k for k in contract.required if k not in out]
+    if missing:
+        return {}, "missing", missing[0], f"the result has no key(s) {missing} (it has {sorted(map(str, out))})"
+    arrays: dict[str, np.ndarray] = {}
+    shapes = case.shapes()
+    for k in (*contract.required, *contract.optional):
+        if k not in out:
+            continue
+        try:
+            a = _as_array(out[k])
+        except Exception as e:
+            return arrays, "returned", k, f"{k}: returned {type(out[k]).__name__} that is not an array of numbers ({e})"
+        expected = shapes[k]
+        squeeze = lambda shape: tuple(n for n in shape if n != 1)
+        if a.shape != expected and squeeze(a.shape) == squeeze(expected) and a.size == int(np.prod(expected)):
+            a = a.reshape(expected)  # only singleton axes differ: (H, 1) column vectors, torch's (1, 1, H)
+        arrays[k] = a
+        if a.shape != expected:
+            D, H, K, T = case.sizes
+            hint = " (transposed?)" if a.shape == expected[::-1] and len(expected) == 2 else ""
+            n = f" N={case.n}" if contract.batch else ""
+            what = SHAPE_NAMES[k] if not (contract.batch and k in ("h0", "xs", "hs")) else "(N, " + SHAPE_NAMES[k][1:]
+            message = f"{k}: shape {a.shape} returned, expected {expected} = {what} with D={D} H={H} K={K} T={T}{n}{hint}"
+            return arrays, "shape", k, message
+    return arrays, "", "", ""
+
+
+def _as_array(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor; accept it rather than fail on a technicality
+        value = value.detach().cpu()
+        value = value.float().numpy() if str(value.dtype) == "torch.bfloat16" else value.numpy()
+    a = np.asarray(value)
+    if np.iscomplexobj(a):
+        raise TypeError("complex numbers")
+    return a.astype(np.float64)
+
+
+__all__ = ["Case", "Contract", "combine", "read_result", "reference", "tolerance"]
