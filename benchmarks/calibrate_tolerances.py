@@ -14,7 +14,7 @@ import time
 from hypothesis import HealthCheck, Phase, given, settings
 
 from gradcheck import compare, numeric
-from gradcheck.bptt import _bptt
+from gradcheck.bptt import bptt
 from gradcheck.problem import as_contract_inputs
 from gradcheck.strategies import features, problems
 from reference import jax_gradients
@@ -31,7 +31,7 @@ def main(n: int) -> None:
     def run(problem):
         nonlocal count
         count += 1
-        exact, tol = _bptt(problem), compare.roundoff_tolerance(problem)
+        exact, tol = bptt(problem), compare.roundoff_tolerance(problem)
         central, cstep = numeric.fd_estimate(problem, "central"), numeric.fd_estimate(problem, "complex")
         others = {
             "jax": (jax_gradients(*as_contract_inputs(problem), loss=problem.loss), tol),

@@ -97,7 +97,7 @@ def compare_array(name: str, actual: np.ndarray, reference: np.ndarray, tol: np.
         raise InternalError(f"the tolerance of {name} at {bad.tolist()} is {tol[tuple(bad)]} (negative or NaN)")
     judged = np.isfinite(tol)  # an infinite tolerance: the entry is not judged
     err = np.where(judged, np.abs(a - r), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.where(err == 0, 0.0, err / tol)
     ratio = np.where(np.isfinite(a) | ~judged, ratio, np.inf)
     i = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.size else ()

@@ -30,7 +30,7 @@ from .model import forward
 from .outcome import Evidence, Kind, Outcome, ProbeResult, Report
 from .precision import PRECISIONS
 from .problem import loss_weights
-from .strategies import features
+from .strategies import features, round_problem
 from .variants import (
     DESCRIPTIONS,
     FORWARD_VARIANTS,
@@ -38,10 +38,9 @@ from .variants import (
     Mistake,
     batch_mixed,
     clipped,
+    in_precision,
 )
 
-# Why two problems are called twice (oracle.verify), for the report.
-REPEATED = "the first, to catch state kept between calls; the failing one, to tell a changing result from a wrong one"
 # A probe says "the failure needs X" only when it would be this unlikely to see the narrowed
 # search pass every problem if X did not matter: with f failures among the n baseline problems
 # and none among the m narrowed ones, that chance is C(n, f) / C(n + m, f) (the f failures all
@@ -68,7 +67,9 @@ def summarize(report: Report, evidence: Evidence) -> None:
         state = ("identical" if all(x.identical for x in r) else
                  f"different at round-off level (worst {max(x.ratio for x in r):.2g} of the tolerance): the code is "
                  "nondeterministic at round-off level" if all(x.ratio <= 1 for x in r) else "DIFFERENT")  # fmt: skip
-        report.repeats = f"{len(r)} problem{'s' * (len(r) > 1)} called twice ({REPEATED}): {state}"
+        failing = found is not None and found.final is not None
+        roles = ["the failing problem" if failing and x.case is found.final.case else "the first problem" for x in r]
+        report.repeats = f"{' and '.join(dict.fromkeys(roles))}, called twice: {state}"
 
 
 def _coverage(outcomes: list[Outcome], pr) -> dict[str, Any]:
@@ -97,8 +98,19 @@ def _coverage(outcomes: list[Outcome], pr) -> dict[str, Any]:
 # --- explaining a failure ---------------------------------------------------------------------
 
 
+UNEXPLAINED = "no known mistake matches exactly"
+
+
+def unexplained(report: Report) -> bool:
+    """A numeric failure that no known mistake explains: narrowed searches may still say what it needs."""
+    final = report.failure
+    numeric = final is not None and final.kind in (Kind.MISMATCH, Kind.NONFINITE)
+    return numeric and all(d == UNEXPLAINED for d in report.diagnosis)
+
+
 def explain(report: Report, evidence: Evidence) -> None:
-    """Fill report.diagnosis and report.notes for the failure in report.search."""
+    """Fill report.diagnosis and report.notes for the failure in report.search (afresh)."""
+    report.diagnosis, report.notes = [], []
     found, opts = report.search, report.options
     final = found.final
     if final.kind is Kind.CALLS_DIFFER:
@@ -110,19 +122,24 @@ def explain(report: Report, evidence: Evidence) -> None:
     if final.kind is Kind.NONFINITE:
         report.diagnosis += _naive_softmax(final, evidence, opts)
     if final.kind is Kind.MISMATCH:
-        forward_words = _forward_pass(final)
         kept = [o for o in (found.first, final) if o is not None and o.kind is Kind.MISMATCH]
         common: dict[Mistake, str] | None = None
         for o in kept:
             found_here = dict(_explanations(o, opts))
             common = found_here if common is None else {m: t for m, t in common.items() if m in found_here}
-        named = [t for m, t in (common or {}).items() if m is not Mistake.LOWER_PRECISION]
-        named = named or list((common or {}).values())  # lower precision only when nothing else explains it
+        common = common or {}
+        if Mistake.LOWER_PRECISION in common:  # the loss too is right to that precision: no forward mistake
+            common = {Mistake.LOWER_PRECISION: common[Mistake.LOWER_PRECISION]} if len(common) == 1 else common
+        forward_words = [] if Mistake.LOWER_PRECISION in common else _forward_pass(final)
+        named = [t for m, t in common.items() if m is not Mistake.LOWER_PRECISION]
+        named = named or list(common.values())  # lower precision only when nothing else explains it
         report.diagnosis += forward_words + named
         if not report.diagnosis:
-            report.diagnosis.append("no known mistake matches exactly")
-        report.notes += _patterns(final) + _per_step(evidence, opts)
-    if not any("no known mistake" not in d for d in report.diagnosis):
+            report.diagnosis.append(UNEXPLAINED)
+        report.notes += _patterns(final)
+        if not (set(common) - LOCALISED) and not forward_words:
+            report.notes += _per_step(evidence, opts)
+    if unexplained(report):
         report.notes += _probe_notes(evidence)
 
 
@@ -136,14 +153,50 @@ def _variant(case: Case, fn) -> dict:
     return combine(case, [fn(p) for p in case.problems])
 
 
+# Mistakes in the recursion itself, which per-step localisation can place; after any other
+# finding (a loss, a scale, the batch) the per-step differences would only restate it.
+LOCALISED = {Mistake.TRUNCATED, Mistake.NO_RECURRENT_TERM, Mistake.W_NOT_TRANSPOSED, Mistake.NO_TANH_DERIVATIVE,
+             Mistake.H_T_FOR_H_PREV}  # fmt: skip
+
+
 def _explanations(o: Outcome, opts) -> list[tuple[Mistake, str]]:
-    """Every known mistake the result matches on this case."""
+    """Every known mistake the result matches on this case; a finding that explains only some of
+    the failing arrays is dropped when another explains them all."""
+    failing = {c.name for c in o.checks if not c.ok}
+    lower = _lower_precision(o, opts)
+    if failing <= {"loss"}:  # the gradients are right: only the forward pass can be wrong
+        return lower
+    found = _gradient_explanations(o, opts, failing)
+    whole = [f for f in found if f[2] >= failing - {"loss"}]
+    return [(m, t) for m, t, _ in (whole or found)] + lower
+
+
+# The coarser precisions code slips into: float32 in float64 code (a float32 array, torch's default
+# dtype), half precision in float32 code (autocast). A coarser one still would "explain" any error
+# of a few per cent, a wrong loss term included, and explain nothing.
+LOWER = {"float64": ("float32",), "float32": ("float16", "bfloat16")}
+
+
+def _lower_precision(o: Outcome, opts) -> list[tuple[Mistake, str]]:
+    """The result (loss included) is the recursion computed in a coarser precision, inputs rounded."""
+    for name in LOWER.get(opts.dtype, ()):
+        pr = PRECISIONS[name]
+        rounded = o.case.with_problems(tuple(round_problem(p, pr) for p in o.case.problems))
+        candidate = combine(rounded, [in_precision(p, pr) for p in rounded.problems])
+        if _matches(o.result, candidate, tolerance(rounded, pr).tol):
+            return [(Mistake.LOWER_PRECISION, f"the arithmetic is {name} (the result is right to {name} precision "
+                                              f"only); if that is intended, run with --dtype {name}")]  # fmt: skip
+    return []
+
+
+def _gradient_explanations(o: Outcome, opts, failing: set[str]) -> list[tuple[Mistake, str, set[str]]]:
+    """Known mistakes that match the gradients, each with the failing arrays it explains."""
     case, res, tol = o.case, {k: v for k, v in o.result.items() if k not in ("loss", "hs")}, o.tolerance
-    ref = o.reference
+    ref, every = o.reference, set(res)
     found = []
     for mistake, fn in VARIANTS.items():
         if _matches(res, _variant(case, fn), tol):
-            found.append((mistake, DESCRIPTIONS[mistake]))
+            found.append((mistake, DESCRIPTIONS[mistake], every))
     T = case.sizes[3]
     if not case.contract.layer:
         for other in ("sum", "mean", "last"):
@@ -153,30 +206,26 @@ def _explanations(o: Outcome, opts) -> list[tuple[Mistake, str]]:
             if _matches(res, _variant(alt, bptt), tol):
                 why = "divided by T: " if (other, opts.loss) == ("mean", "sum") else ""
                 found.append((Mistake.OTHER_LOSS, f"the gradients are {why}those of the {other!r} loss, not "
-                                                  f"{opts.loss!r} (use --loss {other})"))  # fmt: skip
-    for k in range(1, T):
+                                                  f"{opts.loss!r} (use --loss {other})", every))  # fmt: skip
+    for k in range(1 if Mistake.NO_RECURRENT_TERM not in {f[0] for f in found} else 2, T):
         if _matches(res, _variant(case, lambda p, k=k: truncated(p, k)), tol):
             found.append((Mistake.TRUNCATED, f"truncated BPTT: the series is cut after k = {k} terms per step "
-                                             f"(WildML-style bptt_truncate = {k - 1})"))  # fmt: skip
+                                             f"(WildML-style bptt_truncate = {k - 1})", every))  # fmt: skip
             break
-    found += _scalings(res, ref, tol, case)
+    found += _scalings(res, ref, tol, case, failing)
     found += _batch_mistakes(res, ref, tol, case)
-    for k, a in res.items():  # a square matrix returned transposed keeps its shape
+    for k in failing & every:  # a square matrix returned transposed keeps its shape
+        a = res[k]
         if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and compare_array(k, a.T, ref[k], tol[k].T).ok:
-            found.append((Mistake.TRANSPOSED, f"{k} is returned transposed (its gradient is right, as {k}^T)"))
+            found.append((Mistake.TRANSPOSED, f"{k} is returned transposed (its gradient is right, as {k}^T)", {k}))
     c = max((float(np.max(np.abs(v))) for v in res.values() if v.size), default=0.0)
     if c > 0 and any(np.max(np.abs(ref[k])) > c * (1 + 1e-9) for k in res) and _matches(res, clipped(ref, c), tol):
-        found.append((Mistake.CLIPPED, f"every gradient entry is clipped to [-{c:.6g}, {c:.6g}] (np.clip)"))
-    for name, pr in PRECISIONS.items():  # any small error also fits a coarser precision: kept only alone
-        if pr.eps > opts.precision.eps and _matches(res, ref, tolerance(case, pr).tol):
-            found.append((Mistake.LOWER_PRECISION, f"the arithmetic is {name} (the result is right to {name} "
-                                                   f"precision only); if that is intended, run with --dtype {name}"))  # fmt: skip
-            break
+        found.append((Mistake.CLIPPED, f"every gradient entry is clipped to [-{c:.6g}, {c:.6g}] (np.clip)", every))
     return found
 
 
-def _scalings(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[Mistake, str]]:
-    """Gradients that are the reference times a constant: per parameter, or all alike."""
+def _scalings(res: dict, ref: dict, tol: dict, case: Case, failing: set[str]) -> list[tuple[Mistake, str, set[str]]]:
+    """Gradients that are the reference times a constant: all alike, or failing ones each by its own."""
     factors = {}
     for k, a in res.items():
         r = np.asarray(ref[k], dtype=float)
@@ -195,16 +244,18 @@ def _scalings(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[Mistake
         if abs(c * T - 1) < 1e-9 or (case.contract.batch and N > 1 and min(abs(c * N - 1), abs(c / N - 1)) < 1e-9):
             return []  # the mean-loss and batch-scale diagnoses say it better
         return [(Mistake.SCALED_ALL, f"every gradient is the reference times {c:.10g} (global-norm clipping, or a "
-                                     "stray factor)")]  # fmt: skip
+                                     "stray factor)", set(res))]  # fmt: skip
     out = []
     for k, c in factors.items():
+        if k not in failing:
+            continue
         if case.contract.batch and N > 1 and min(abs(c * N - 1), abs(c / N - 1)) < 1e-9:
             continue  # said by _batch_mistakes
-        out.append((Mistake.SCALED_ONE, f"{k} is the reference times {c:.10g} (relative error {c - 1:.3g})"))
+        out.append((Mistake.SCALED_ONE, f"{k} is the reference times {c:.10g} (relative error {c - 1:.3g})", {k}))
     return out
 
 
-def _batch_mistakes(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[Mistake, str]]:
+def _batch_mistakes(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[Mistake, str, set[str]]]:
     """One sequence's gradient only, a 1/N too many or too few, sequences mixed, h0 summed."""
     if not case.contract.batch or case.n < 2:
         return []
@@ -214,7 +265,7 @@ def _batch_mistakes(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[M
         alone = {k: case.weight * v for k, v in alone.items()} if case.batch_mean else alone
         if _matches(res, alone, tol, params):
             out.append((Mistake.BATCH_ONE_SEQUENCE, f"the parameter gradients are those of sequence {n} alone, "
-                                                    f"not of the whole batch of {N}"))  # fmt: skip
+                                                    f"not of the whole batch of {N}", set(params)))  # fmt: skip
             break
     scaled = {k: c for k in params for c in (N, 1 / N) if compare_array(k, res[k], c * ref[k], tol[k]).ok}
     if scaled:
@@ -222,19 +273,19 @@ def _batch_mistakes(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[M
         what = "the 1/N of the batch mean is missing" if missing else "divided by N (a mean where the sum belongs)"
         if len(scaled) < len(params):
             what += f" in {', '.join(scaled)} only (the other gradients are right)"
-        out.append((Mistake.BATCH_SCALE, f"{what}: N = {N}"))
+        out.append((Mistake.BATCH_SCALE, f"{what}: N = {N}", set(scaled)))
     mixed = batch_mixed(case.problems, case.weight)
     wrong_mixed = [k for k in ("W", "U", "V") if k in res and k in mixed and compare_array(k, res[k], mixed[k], tol[k]).ok
                    and not compare_array(k, res[k], ref[k], tol[k]).ok]  # fmt: skip
     if wrong_mixed:
         out.append((Mistake.BATCH_MIXED, f"sequences are mixed up: d{wrong_mixed[0]} sums over the batch before "
                                          "the outer product (sum_t (sum_n dp_n,t)(sum_n h_n,t-1)^T), so one "
-                                         "sequence's states enter another's gradient"))  # fmt: skip
+                                         "sequence's states enter another's gradient", set(wrong_mixed)))  # fmt: skip
     if "h0" in res and res["h0"].ndim == 2:
         total = ref["h0"].sum(axis=0)
         if compare_array("h0", res["h0"], np.broadcast_to(total, ref["h0"].shape), tol["h0"] * N).ok:
             out.append((Mistake.H0_SUMMED, "the h0 gradient is summed over the batch (every row is the sum): each "
-                                           "sequence has its own h0, and its own gradient"))  # fmt: skip
+                                           "sequence has its own h0, and its own gradient", {"h0"}))  # fmt: skip
     return out
 
 
@@ -345,9 +396,9 @@ def _per_step(evidence: Evidence, opts) -> list[str]:
         cut = lambda c, lag=lag: combine(c, [truncated(p, lag) for p in c.problems])[k]
         if compare_array(k, got, cut(now.case) - cut(before.case), tol).ok:
             return [f"per step: dE_t/d{k} agrees for t <= {t0 - 1}; from t = {t0} contributions from {lag} or more "
-                    "steps back are missing"]  # fmt: skip
+                    f"step{'s' * (lag > 1)} back are missing"]  # fmt: skip
     return [f"per step: dE_t/d{k} agrees for t <= {t0 - 1}; from t = {t0} it differs: contributions from "
-            f"{t0 - 1} steps back (first reached at t = {t0}) are wrong"]  # fmt: skip
+            f"{t0 - 1} step{'s' * (t0 > 2)} back (first reached at t = {t0}) are wrong"]  # fmt: skip
 
 
 def probe_chance(baseline: ProbeResult, probe: ProbeResult) -> float:

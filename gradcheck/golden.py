@@ -20,7 +20,7 @@ import numpy as np
 
 from .bptt import bptt
 from .compare import roundoff_tolerance
-from .contract import Case, Contract, tolerance
+from .contract import Case, Contract
 from .diagnosis import explain, summarize
 from .implementation import implementation, signature_problem
 from .options import FLAGS, Options
@@ -28,7 +28,7 @@ from .oracle import judge
 from .outcome import Evidence, Kind, Report, Search
 from .precision import FLOAT64
 from .problem import GRAD_NAMES, LOSSES, PARAM_NAMES, GradcheckError, Problem, make_problem
-from .strategies import REGIMES, build_problem, regime_scales
+from .strategies import REGIMES, build_problem, regime_scales, round_problem
 
 FORMAT = "gradcheck-golden"
 VERSION = 1
@@ -244,9 +244,11 @@ def check(directory: str, target, opts: Options, exec: str | None = None) -> Rep
         if why:
             return Report(impl.name, opts, ok=False, kind=Kind.SIGNATURE, message=why, command="golden check")
         for _entry, problem, ref, tol in chosen:
-            if opts.precision is not FLOAT64:  # the stored tolerances are float64's: recompute them
-                tol = tolerance(Case((problem,), contract), opts.precision).tol
-            out = judge(impl, Case((problem,), contract, stored=(ref, tol)), opts, bptt)
+            if opts.precision is FLOAT64:
+                case = Case((problem,), contract, stored=(ref, tol))
+            else:  # the stored numbers are float64's: the case rounded to the precision, judged afresh
+                case = Case((round_problem(problem, opts.precision),), contract)
+            out = judge(impl, case, opts, bptt)
             found.seen.append(out)
             found.calls += 1
     finally:

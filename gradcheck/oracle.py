@@ -28,7 +28,7 @@ from hypothesis.errors import Flaky
 
 from .bptt import bptt
 from .compare import Judgement, compare_array
-from .diagnosis import explain, summarize
+from .diagnosis import explain, summarize, unexplained
 from .contract import Case, Contract, read_result, reference, tolerance
 from .implementation import Call, implementation, signature_problem
 from .options import Options
@@ -108,10 +108,11 @@ def repeat(impl, first: Outcome, opts: Options) -> Repeat | Outcome:
     tol = first.tolerance if first.tolerance is not None else tolerance(case, opts.precision).tol
     worst, words, identical = 0.0, "", True
     for k, a in (first.result or {}).items():
-        if k not in second:
+        if k not in second or second[k].shape != a.shape:
             continue
         identical = identical and np.array_equal(a, second[k], equal_nan=True)
-        c = compare_array(k, second[k], a, tol[k])
+        same = (a == second[k]) | (np.isnan(a) & np.isnan(second[k]))  # NaN twice is the same answer
+        c = compare_array(k, np.where(same, a, second[k]), np.where(np.isfinite(a), a, 0.0), np.where(same, np.inf, tol[k]))
         if c.ratio > worst:
             idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
             worst, words = c.ratio, f"{k}{idx} {c.reference:.10g} then {c.actual:.10g} (tol {c.tol:.3g})"
@@ -287,8 +288,7 @@ def prefix_cases(case: Case) -> list[Case]:
 
 
 def gather_evidence(impl, opts: Options, found: Search) -> Evidence:
-    """A second call on the failing case, and for a numeric failure, narrowed searches and the
-    failing case's prefixes."""
+    """A second call on the failing case, and for a mismatch, the failing case's prefixes."""
     ev = Evidence()
     final = found.final
     if final is None or final.kind not in (Kind.MISMATCH, Kind.NONFINITE):
@@ -296,15 +296,20 @@ def gather_evidence(impl, opts: Options, found: Search) -> Evidence:
     r = repeat(impl, final, opts)
     if isinstance(r, Repeat):
         ev.repeats.append(r)
+    if final.kind is Kind.MISMATCH and opts.loss == "sum" and final.case.sizes[3] > 1:
+        ref_fn = reference_function(opts)
+        ev.prefixes = [judge(impl, c, opts, ref_fn) for c in prefix_cases(final.case)]
+    return ev
+
+
+def probe(impl, opts: Options, ev: Evidence) -> None:
+    """Narrowed searches (each leaves out one condition) and the un-narrowed baseline they are
+    weighed against, counted without stopping at failures."""
     n, f = count_failures(impl, opts, min(PROBE_EXAMPLES, opts.examples))
     ev.baseline = ProbeResult("", "", n, f)
     for narrowed, without, needs in probe_trials(opts):
         run, failed = count_failures(impl, narrowed, min(PROBE_EXAMPLES, opts.examples))
         ev.probes.append(ProbeResult(needs, without, run, failed))
-    if final.kind is Kind.MISMATCH and opts.loss == "sum" and final.case.sizes[3] > 1:
-        ref_fn = reference_function(opts)
-        ev.prefixes = [judge(impl, c, opts, ref_fn) for c in prefix_cases(final.case)]
-    return ev
 
 
 # --- verify ----------------------------------------------------------------------------------
@@ -335,18 +340,23 @@ def verify(fn: Callable | str | None = None, opts: Options | None = None, *, exe
         if found is None:
             found = search(impl, opts, progress=progress)
         evidence = gather_evidence(impl, opts, found)
+        if first_repeat is not None:
+            evidence.repeats.insert(0, first_repeat)
+        final_repeat = next((r for r in evidence.repeats if found.final is not None and r.case is found.final.case),
+                            None)  # fmt: skip
+        if final_repeat is not None and final_repeat.ratio > 1:  # the failure is (also) a result that changes
+            found.final = _differ(found.final, final_repeat)
+        report = Report(impl.name, opts, ok=found.final is None, search=found)
+        summarize(report, evidence)
+        if found.final is not None:
+            report.kind, report.message = found.final.kind, found.final.message
+            explain(report, evidence)
+            if unexplained(report) or found.final.kind is Kind.NONFINITE:  # narrowed searches say what it needs
+                probe(impl, opts, evidence)
+                explain(report, evidence)
     finally:
         impl.close()
-    if first_repeat is not None:
-        evidence.repeats.insert(0, first_repeat)
-    final_repeat = next((r for r in evidence.repeats if found.final is not None and r.case is found.final.case), None)
-    if final_repeat is not None and final_repeat.ratio > 1:  # the failure is (also) a result that changes
-        found.final = _differ(found.final, final_repeat)
-    report = Report(impl.name, opts, ok=found.final is None, search=found, seconds=time.perf_counter() - start)
-    summarize(report, evidence)
-    if found.final is not None:
-        report.kind, report.message = found.final.kind, found.final.message
-        explain(report, evidence)
+    report.seconds = time.perf_counter() - start
     return report
 
 
@@ -354,7 +364,7 @@ def _first_problem_twice(impl, opts: Options) -> tuple[Search | None, Repeat | N
     """The first coverage case, judged and called again: a finished Search when that already fails
     (two calls differ, or the second call fails), else None; and the Repeat."""
     first = judge(impl, coverage_set(opts)[0], opts, reference_function(opts))
-    if first.result is None or first.kind not in (Kind.AGREE, Kind.MISMATCH, Kind.NOT_JUDGED):
+    if first.result is None or first.kind not in (Kind.AGREE, Kind.MISMATCH, Kind.NOT_JUDGED, Kind.NONFINITE):
         return None, None
     r = repeat(impl, first, opts)
     if isinstance(r, Outcome):

@@ -3,9 +3,11 @@
     def test_my_rnn(rnn_oracle):
         rnn_oracle.verify(my_grads, loss="mean")
 
-verify takes the options of gradcheck.verify (loss, no_bias, zero_h0, one_hot_inputs,
-same_io_dim, dtype, examples, seed, reference). On disagreement the test fails with the same
-report `python -m gradcheck verify` prints; on agreement it returns the Report.
+verify takes what gradcheck.verify takes: a function or TARGET, or exec="CMD" for a worker, and
+the options (loss, batch, batch_loss, max_batch, layer, no_bias, zero_h0, one_hot_inputs,
+same_io_dim, dtype, examples, seed, reference, max_size, max_steps, skip_regimes, timeout). On
+disagreement the test fails with the same report `python -m gradcheck verify` prints; on
+agreement it returns the Report.
 `--rnn-oracle-examples N` sets the default number of random problems for every call.
 """
 
@@ -33,7 +35,7 @@ class RNNOracle:
     def __init__(self, examples: int | None = None):
         self.examples = examples
 
-    def verify(self, fn: Any, **options: Any):
+    def verify(self, fn: Any = None, **options: Any):
         from gradcheck.oracle import verify
 
         if self.examples is not None:

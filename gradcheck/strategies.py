@@ -225,18 +225,21 @@ def build_problems(
     return Batch(problems, spreads)
 
 
+def round_problem(p: Problem, pr: Precision) -> Problem:
+    """The problem with every number rounded to the precision (targets, weights and dhs too)."""
+    params = p.params._replace(**{k: pr.round(v) for k, v in p.params._asdict().items()})
+    return p._replace(params=params, xs=pr.round(p.xs), h0=pr.round(p.h0),
+                      dhs=None if p.dhs is None else pr.round(p.dhs))  # fmt: skip
+
+
 def _finish(problems: tuple[Problem, ...], pr: Precision | None, layer: bool) -> tuple[Problem, ...]:
     """The layer's problems (upstream dhs from the drawn output layer), rounded to the precision."""
     out = []
     for p in problems:
-        rnd = pr.round if pr is not None else (lambda a: a)
-        params = {k: rnd(v) for k, v in zip(("U", "W", "V", "b_h", "b_y"), p.params, strict=True)}
         if layer:
             dq = p.weights[:, None] * (p.Y.sum(axis=1, keepdims=True) * np.exp(forward(p).log_yhat) - p.Y)
-            dhs = direct_state_gradient(p, dq)
-            out.append(make_layer_problem(params, rnd(p.xs), rnd(p.h0), rnd(dhs)))
-        else:
-            out.append(make_problem(params, rnd(p.xs), p.Y, rnd(p.h0), loss=p.loss) if pr is not None else p)
+            p = make_layer_problem(p.params._asdict(), p.xs, p.h0, direct_state_gradient(p, dq))
+        out.append(round_problem(p, pr) if pr is not None else p)
     return tuple(out)
 
 
@@ -254,6 +257,7 @@ def batches(
     max_K: int = 16,
     max_T: int = 50,
     min_H: int = 1,
+    min_K: int = 1,
     min_T: int = 1,
     max_batch: int = 1,
     regimes: tuple[Regime, ...] = REGIMES,
@@ -272,7 +276,7 @@ def batches(
     regime = draw(st.sampled_from(regimes))
     D = draw(st.integers(1, max_D))
     H = draw(st.integers(min_H, max_H))
-    K = D if same_io_dim else draw(st.integers(1, max_K))
+    K = D if same_io_dim else draw(st.integers(min_K, max_K))
     T = draw(st.integers(max(min_T, min(min_steps(regime), max_T)), max_T))
     n = draw(st.integers(1, max_batch))
     scales = _scales(lambda lo, hi: draw(st.floats(lo, hi)), regime, precision)

@@ -2,7 +2,7 @@
 
 from hypothesis import given
 
-from gradcheck.bptt import _bptt, _series
+from gradcheck.bptt import bptt, series
 from gradcheck.strategies import problems
 
 from .checks import (
@@ -20,40 +20,40 @@ ALL = problems(one_hot_inputs=None, zero_h0=None, soft_targets=None, loss=None)
 
 @given(ALL)
 def test_recursion_matches_jax_autodiff(problem):
-    check_matches_jax(_bptt, problem)
+    check_matches_jax(bptt, problem)
 
 
 @examples(0.3)
 @given(ALL)
 def test_series_matches_jax_autodiff(problem):
-    check_matches_jax(_series, problem)
+    check_matches_jax(series, problem)
 
 
 @examples(0.3)
 @given(ALL)
 def test_series_equals_recursion(problem):
-    check_forms_agree(_series, _bptt, problem)
+    check_forms_agree(series, bptt, problem)
 
 
 @examples(0.3)
 @given(ALL)
 def test_recursion_matches_central_differences(problem):
-    check_matches_fd(_bptt, problem, "central")
+    check_matches_fd(bptt, problem, "central")
 
 
 @examples(0.2)
 @given(ALL)
 def test_recursion_matches_richardson_extrapolation(problem):
-    check_matches_fd(_bptt, problem, "richardson")
+    check_matches_fd(bptt, problem, "richardson")
 
 
 @examples(0.3)
 @given(ALL)
 def test_recursion_matches_complex_step(problem):
-    check_matches_fd(_bptt, problem, "complex")
+    check_matches_fd(bptt, problem, "complex")
 
 
 @examples(0.5)
 @given(ALL)
 def test_directional_derivative_matches(problem):
-    check_directional(_bptt, problem)
+    check_directional(bptt, problem)

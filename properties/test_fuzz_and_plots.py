@@ -67,11 +67,11 @@ def test_plot_without_matplotlib_is_a_usage_error(monkeypatch, tmp_path, capsys)
 def test_bench_verdicts_on_a_correct_gradient_are_right():
     """The benchmark's own rows judge the exact gradient correct (its times are not asserted)."""
     from gradcheck.bench import harness_rows
-    from gradcheck.bptt import _bptt
+    from gradcheck.bptt import bptt
     from gradcheck.strategies import Scales, build_problem
 
     problem = build_problem((3, 4, 3, 5), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
-    rows, _ = harness_rows(problem, _bptt(problem), repeats=1)
+    rows, _ = harness_rows(problem, bptt(problem), repeats=1)
     assert all(r.verdict in ("agree", "-") for r in rows), [(r.what, r.verdict) for r in rows]
     if importlib.util.find_spec("jax"):
         assert any(r.what.startswith("vs JAX") for r in rows)

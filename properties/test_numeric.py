@@ -4,9 +4,10 @@ import numpy as np
 from hypothesis import given
 
 from gradcheck import numeric
-from gradcheck.bptt import _bptt
+from gradcheck.bptt import bptt
 from gradcheck.compare import FD_SAFETY, compare_grads, describe, failures, fd_tolerance
 from gradcheck.model import loss
+from gradcheck.precision import FLOAT64
 from gradcheck.problem import GRAD_NAMES
 from gradcheck.roundoff import roundoff_spread
 from gradcheck.strategies import Scales, build_problem, problems
@@ -24,7 +25,7 @@ def test_vectorised_central_differences_equal_the_naive_loop(problem):
     """
     fast = numeric.fd_estimate(problem, "central", estimate_error=False)
     slow = numeric.naive_central_differences(loss, problem)
-    eps_E = roundoff_spread(problem, numeric.EPS).loss
+    eps_E = roundoff_spread(problem, FLOAT64).loss
     tol = {n: 2 * FD_SAFETY * eps_E / fast.step[n] for n in GRAD_NAMES}
     bad = failures(compare_grads(fast.grads, slow, tol))
     assert not bad, describe(bad) + "\n" + summary(problem)
@@ -47,7 +48,7 @@ def test_refinement_resolves_a_chaotic_recurrence():
     """With the plain step the central difference is wrong by O(1) (the loss has structure below
     h), yet D(h) and D(2h) agree; the linear-range check shrinks h until it is right."""
     problem = chaotic_problem()
-    exact = _bptt(problem)
+    exact = bptt(problem)
     fd = numeric.fd_estimate(problem, "central")
     assert max(np.max(fd.step[n] / numeric.fd_step(numeric._theta(problem, n))) for n in GRAD_NAMES) == 1.0
     assert min(np.min(fd.step[n] / numeric.fd_step(numeric._theta(problem, n))) for n in GRAD_NAMES) < 1e-2
@@ -60,6 +61,6 @@ def test_refinement_resolves_a_chaotic_recurrence():
 
 def test_complex_step_is_exact_to_round_off():
     problem = build_problem((4, 6, 5, 20), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), seed=3)
-    cs, exact = numeric.fd_estimate(problem, "complex"), _bptt(problem)
+    cs, exact = numeric.fd_estimate(problem, "complex"), bptt(problem)
     for n in GRAD_NAMES:
         np.testing.assert_allclose(cs.grads[n], exact[n], rtol=1e-12, atol=1e-13)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from gradcheck.bptt import _bptt, _per_step, _series, _truncated
+from gradcheck.bptt import bptt, per_step, series, truncated
 from gradcheck.strategies import problems
-from gradcheck.variants import VARIANTS
+from gradcheck.variants import VARIANTS, Mistake
 
 from . import checks
 
@@ -51,7 +51,7 @@ def fails_somewhere(prop, strategy=ALL, max_examples=40) -> bool:
         lambda fn, p: checks.check_matches_fd(fn, p, "richardson"),
         lambda fn, p: checks.check_matches_fd(fn, p, "complex"),
         lambda fn, p: checks.check_directional(fn, p),
-        lambda fn, p: checks.check_forms_agree(fn, _series, p),
+        lambda fn, p: checks.check_forms_agree(fn, series, p),
         lambda fn, p: checks.check_permutation_equivariance(_hidden_unit_zero_special(fn), p),
     ],
     ids=[
@@ -65,7 +65,7 @@ def fails_somewhere(prop, strategy=ALL, max_examples=40) -> bool:
     ],
 )
 def test_agreement_properties_catch_core_bugs(prop, bug):
-    mistaken = VARIANTS[bug]
+    mistaken = VARIANTS[Mistake(bug)]
     assert fails_somewhere(lambda p: prop(mistaken, p))
 
 
@@ -83,10 +83,10 @@ def _hidden_unit_zero_special(fn):
 
 def test_correct_code_passes_the_same_harness():
     """The harness itself is not what fails: the right gradients pass every property above."""
-    assert not fails_somewhere(lambda p: checks.check_matches_jax(_bptt, p), max_examples=20)
-    assert not fails_somewhere(lambda p: checks.check_matches_fd(_bptt, p, "central"), max_examples=10)
-    assert not fails_somewhere(lambda p: checks.check_forms_agree(_bptt, _series, p), max_examples=10)
-    assert not fails_somewhere(lambda p: checks.check_permutation_equivariance(_bptt, p), max_examples=10)
+    assert not fails_somewhere(lambda p: checks.check_matches_jax(bptt, p), max_examples=20)
+    assert not fails_somewhere(lambda p: checks.check_matches_fd(bptt, p, "central"), max_examples=10)
+    assert not fails_somewhere(lambda p: checks.check_forms_agree(bptt, series, p), max_examples=10)
+    assert not fails_somewhere(lambda p: checks.check_permutation_equivariance(bptt, p), max_examples=10)
 
 
 # --- truncation ------------------------------------------------------------------------------
@@ -95,18 +95,18 @@ VISIBLE = problems(regimes=("moderate", "large_gradient"), one_hot_inputs=False,
 
 
 def test_truncation_at_T_catches_a_window_one_short():
-    one_short = lambda p, k: _truncated(p, k - 1) if k > 1 else _truncated(p, 1)
-    assert fails_somewhere(lambda p: checks.check_truncation_at_T_is_full(one_short, _bptt, p))
+    one_short = lambda p, k: truncated(p, k - 1) if k > 1 else truncated(p, 1)
+    assert fails_somewhere(lambda p: checks.check_truncation_at_T_is_full(one_short, bptt, p))
 
 
 def test_truncation_below_T_catches_code_that_ignores_k():
-    ignores_k = lambda p, k: _bptt(p)
-    assert fails_somewhere(lambda p: checks.check_truncation_below_T_differs(ignores_k, _bptt, p, 2), VISIBLE)
+    ignores_k = lambda p, k: bptt(p)
+    assert fails_somewhere(lambda p: checks.check_truncation_below_T_differs(ignores_k, bptt, p, 2), VISIBLE)
 
 
 def test_truncations_agree_catches_an_off_by_one_window():
     assert fails_somewhere(
-        lambda p: checks.check_truncations_agree(lambda q, k: _truncated(q, k + 1), _series, p, 2), VISIBLE
+        lambda p: checks.check_truncations_agree(lambda q, k: truncated(q, k + 1), series, p, 2), VISIBLE
     )
 
 
@@ -115,7 +115,7 @@ def test_truncations_agree_catches_an_off_by_one_window():
 
 def _per_step_with(change):
     def wrong(problem):
-        return change(problem, dict(_per_step(problem)))
+        return change(problem, dict(per_step(problem)))
 
     return wrong
 
@@ -143,7 +143,7 @@ def _forgot_targets(problem, steps):
 
 def test_per_step_sum_catches_a_dropped_step():
     assert fails_somewhere(
-        lambda p: checks.check_per_step_sums_to_total(_per_step_with(_drop_first_step), _bptt, p), VISIBLE
+        lambda p: checks.check_per_step_sums_to_total(_per_step_with(_drop_first_step), bptt, p), VISIBLE
     )
 
 
@@ -161,9 +161,9 @@ def test_b_y_sum_catches_forgotten_targets():
 
 def test_one_hot_column_sum_catches_x_prev_in_dU():
     def x_prev(problem):
-        g = dict(_bptt(problem))
+        g = dict(bptt(problem))
         shifted = problem._replace(xs=np.vstack([np.zeros_like(problem.xs[:1]), problem.xs[:-1]]))
-        g["U"] = _bptt(shifted)["U"]
+        g["U"] = bptt(shifted)["U"]
         return g
 
     one_hot = problems(one_hot_inputs=True, regimes=("moderate", "large_gradient"))
@@ -172,7 +172,7 @@ def test_one_hot_column_sum_catches_x_prev_in_dU():
 
 def test_loss_reductions_catch_a_mean_without_division():
     def mean_not_divided(problem):
-        g = _bptt(problem)
+        g = bptt(problem)
         if problem.loss == "mean":
             return {k: v * problem.xs.shape[0] for k, v in g.items()}
         return g
