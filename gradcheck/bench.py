@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bptt import backward_recursion, bptt, direct_state_gradient, output_error, series
-from .compare import compare_grads, fd_tolerance, roundoff_tolerance
+from .compare import compare_grads, directional_check, fd_tolerance, roundoff_tolerance
 from .model import forward
 from .numeric import directional_derivative, fd_estimate, naive_central_differences, random_direction
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
@@ -95,7 +95,7 @@ def harness_rows(problem: Problem, exact: dict, repeats: int) -> tuple[list[Row]
     t, d = best_of(lambda: directional_derivative(problem, exact, v), repeats)
     rel = abs(d.numeric - d.analytic) / abs(d.analytic)
     rows.append(Row("gradcheck", "directional (1 random v)", t, f"{rel:.1e}",
-                    "agree" if abs(d.numeric - d.analytic) <= 8 * d.error else "DISAGREE"))  # fmt: skip
+                    "agree" if directional_check(d).ok else "DISAGREE"))  # fmt: skip
     if importlib.util.find_spec("jax") is not None:
         from reference import jax_gradients
 

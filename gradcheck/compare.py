@@ -40,11 +40,15 @@ ROUNDOFF_SAFETY = 8.0
 # |analytic - central difference| was 0.264 x (8 x estimate), i.e. at most about twice the
 # estimate. A factor 8 covers the next order; planted bugs are still caught by 1e3 or more.
 FD_SAFETY = 8.0
-# A finite-difference entry is judged only when FD_SAFETY x its error estimate is at most this
-# fraction of |estimate|: then its tolerance is at most 10% of its value, so a judged entry always
-# catches a 10% error. Beyond that the estimate says nothing, and it must not grade itself: an
-# estimator broken to give D ~ 0 has an error estimate |D(2h) - D(h)| / 3 of the size of the
-# derivative, and the tolerance 8 x that would pass it. Such entries are counted as unresolved.
+# A finite-difference entry is judged only when FD_SAFETY x the error it measured about itself
+# (numeric.FDResult.self_error: the truncation estimate |D(2h) - D(h)| / 3 beyond round-off) is
+# at most this fraction of its value |D|: that part of its tolerance is then at most 10% of the
+# value. An estimate whose self-measured error is of its own size must not grade itself: an
+# estimator broken to give D(h) ~ 0 (a central difference multiplied by 2h where it should be
+# divided) has |D(2h) - D(h)| / 3 of the size of the derivative, and a tolerance of 8 x that would
+# pass it. Such entries are counted as unresolved, never passed. The round-off part of the error
+# comes from the round-off model, not from the estimator, and does not count against an entry:
+# an entry that is ~0 is still judged, to the absolute accuracy the arithmetic allows.
 FD_RESOLVED = 0.1
 # Intermediates must stay this far below the largest finite number of the precision: the range
 # check (roundoff.Spread.magnitude) tracks sums of |terms|; an implementation may form a few
@@ -154,15 +158,26 @@ def roundoff_tolerance(problem: Problem, pr: Precision = FLOAT64) -> dict[str, n
 
 def fd_tolerance(problem: Problem, fd: FDResult) -> dict[str, np.ndarray]:
     """tol_i for finite differences (any method) against an analytic gradient; inf where unresolved
-    (the estimate's own error is not small against its value: FD_RESOLVED)."""
+    (the estimate's own error is not small against the gradient's scale: FD_RESOLVED)."""
     if fd.error is None:
         raise GradcheckError("fd_tolerance: the finite differences were taken without error estimates")
     tol = roundoff_tolerance(problem)
     out = {}
     for k, err in fd.error.items():
-        resolved = FD_SAFETY * err <= FD_RESOLVED * np.abs(fd.grads[k])
+        self_error = fd.self_error[k] if fd.self_error is not None else err
+        with np.errstate(invalid="ignore"):
+            resolved = np.isfinite(err) & (FD_SAFETY * self_error <= FD_RESOLVED * np.abs(fd.grads[k]))
         out[k] = np.where(resolved, FD_SAFETY * err + tol[k], np.inf)
     return out
+
+
+def directional_check(d) -> ParamCheck:
+    """<grad, v> (d.analytic) against one central difference (numeric.Directional), as a ParamCheck
+    named "directional"; unresolved (an infinite tolerance) where FD_SAFETY x the difference's
+    self-measured error exceeds FD_RESOLVED x its size, as for fd_tolerance."""
+    resolved = np.isfinite(d.error) and FD_SAFETY * d.self_error <= FD_RESOLVED * abs(d.numeric)
+    tol = FD_SAFETY * d.error if resolved else np.inf
+    return compare_array("directional", np.array(d.analytic), np.array(d.numeric), np.array(tol))
 
 
 def compare_grads(

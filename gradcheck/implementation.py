@@ -90,15 +90,13 @@ class WorkerImplementation:
         self.header = {"loss": opts.loss, "batch_loss": opts.batch_loss, "dtype": opts.dtype,
                        "flags": ",".join(opts.flags)}  # fmt: skip
         self.process = WorkerProcess(command, opts.timeout)
-        self.problems = 0
 
     def call(self, case: Case) -> Call:
-        self.problems += 1
         rest = ("xs", "h0", "dhs") if self.contract.layer else ("xs", "ys", "h0")
         params, *values = case.arguments()
         arrays = [(k, params[k]) for k in self.contract.parameters] + list(zip(rest, values, strict=True))
         start = time.perf_counter()
-        reply = self.process.ask(self.problems, format_request(self.problems, self.contract.name, self.header, arrays))
+        reply = self.process.ask(lambda pid: format_request(pid, self.contract.name, self.header, arrays))
         seconds = time.perf_counter() - start
         if isinstance(reply, Failure):
             return Call(None, "worker", reply.message, seconds=seconds)
@@ -107,8 +105,7 @@ class WorkerImplementation:
         out: dict[str, Any] = {}
         for k, a in reply.arrays:
             if k in out:
-                return Call(None, "worker", f"the worker's reply to problem {self.problems} holds {k!r} twice",
-                            seconds=seconds)  # fmt: skip
+                return Call(None, "worker", f"the worker's reply holds {k!r} twice", seconds=seconds)
             out[k] = a
         return Call(out, seconds=seconds)
 

@@ -67,6 +67,9 @@ LINEAR_RANGE = 1e-2
 # Round-off in D(4h) - 5 D(2h) + 4 D(h) is at most about 13.5 eps_E / h (each D(s h) within
 # 2 eps_E / (s h)); eps_E is a typical size, not a bound, hence 64.
 CONSISTENCY_NOISE = 64.0
+# Round-off in |D(2h) - D(h)| / 3 is at most (2 + 1) eps_E / h / 3 = eps_E / h; eps_E being a
+# typical size, 8 times that is what the difference can show without any truncation at all.
+SELF_NOISE = 8.0
 KINDS = ("U", "W", "b_h", "h0", "V", "b_y")  # row kinds; the first four are the hidden group
 
 
@@ -253,6 +256,11 @@ class FDResult(NamedTuple):
     grads: dict[str, np.ndarray]  # derivative estimates per parameter and "h0"
     error: dict[str, np.ndarray] | None  # estimated absolute error per entry; inf where unresolved
     step: dict[str, np.ndarray]  # the step h used per entry
+    # The part of `error` the estimator measured about itself, beyond its round-off noise:
+    # max(0, |D(2h) - D(h)| / 3 - SELF_NOISE eps_E / h) (0 for the complex step, whose error is
+    # known a priori). compare.fd_tolerance judges an entry only where this is small against the
+    # value, so that a broken estimator cannot grade itself.
+    self_error: dict[str, np.ndarray] | None = None
 
 
 def fd_estimate(
@@ -276,9 +284,10 @@ def fd_estimate(
         # No truncation to speak of; round-off is that of forward-mode differentiation, whose
         # one extra cancellation is sum_k (sigma yhat_k - y_k) Im q_k: (K + 2) eps its terms.
         error = EPS * (problem.Y.shape[1] + 2) * res.scale / COMPLEX_STEP
+        self_error = np.zeros(len(theta))
     elif not estimate_error:
         step = fd_step(theta)
-        grad, error = _plain_central(problem, fw, ent, step), None
+        grad, error, self_error = _plain_central(problem, fw, ent, step), None, None
     else:
         eps_E = roundoff_spread(problem, FLOAT64, fw).loss  # round-off scale of one evaluation of E
         step, d1, d2, ok = _refined_central(problem, fw, ent, fd_step(theta), eps_E)
@@ -289,12 +298,14 @@ def fd_estimate(
         grad = np.where(ok, (4 * d1 - d2) / 3 if method == "richardson" else d1, np.nan)  # NaN: unresolved
         # Richardson (4 D(h) - D(2h)) / 3: (4 x 2 + 1) eps_E / h / 3 = 1.5 x the central round-off.
         error = np.where(ok, truncation + roundoff * (1.5 if method == "richardson" else 1.0), np.inf)
+        self_error = np.maximum(0.0, truncation - SELF_NOISE * eps_E / step)
         # Entries that never reach the loss (a U column of an input that is always 0) are exactly 0.
         never = ent.start >= problem.xs.shape[0]
-        grad[never], error[never] = 0.0, 0.0
+        grad[never], error[never], self_error[never] = 0.0, 0.0, 0.0
     unflat = lambda a, k: a[sizes[k] : sizes[k + 1]].reshape(_theta(problem, names[k]).shape)
     grads, steps = ({n: unflat(a, k) for k, n in enumerate(names)} for a in (grad, step))
-    return FDResult(grads, None if error is None else {n: unflat(error, k) for k, n in enumerate(names)}, steps)
+    per_name = lambda a: None if a is None else {n: unflat(a, k) for k, n in enumerate(names)}
+    return FDResult(grads, per_name(error), steps, per_name(self_error))
 
 
 def _plain_central(problem: Problem, fw: Forward, ent: Entries, step: np.ndarray) -> np.ndarray:
@@ -313,27 +324,46 @@ def central_differences(problem: Problem, relative_step: float) -> dict[str, np.
     return {n: flat[sizes[k] : sizes[k + 1]].reshape(_theta(problem, n).shape) for k, n in enumerate(GRAD_NAMES)}
 
 
+class Differences(NamedTuple):
+    """Central differences at steps h and 2h for some entries, and how far the 2h step moved the model."""
+
+    d1: np.ndarray  # D(h)
+    d2: np.ndarray  # D(2h)
+    deviation: np.ndarray  # max over t of |h_t - h_t(θ)| and |q_t - q_t(θ)| under the 2h perturbation
+
+
 def _refined_central(problem: Problem, fw: Forward, ent: Entries, h: np.ndarray, eps_E: float) -> tuple:
+    """refine() on the model's loss: one sweep of four perturbed rows per entry and step."""
+
+    def differences(todo: np.ndarray, hb: np.ndarray) -> Differences:
+        plus, minus, plus2, minus2 = _sweep(problem, fw, ent.take(todo), [hb, -hb, 2 * hb, -2 * hb], track=2)
+        return Differences((plus.change - minus.change) / (2 * hb), (plus2.change - minus2.change) / (4 * hb),
+                           plus2.deviation)  # fmt: skip
+
+    return refine(differences, h, eps_E)
+
+
+def refine(differences: Callable[[np.ndarray, np.ndarray], Differences], h: np.ndarray, eps_E: float) -> tuple:
     """D(h) and D(2h) per entry, with h divided by 4 until it is in the asymptotic range.
 
-    Two tests, both needed in exploding and chaotic recurrences (where the loss has structure on
-    a scale below h, and D(h) and D(2h) can agree with each other and not with the derivative):
-    the 2h perturbation must move every h_t and q_t by less than LINEAR_RANGE; and once h has
-    been divided, the previous D(h) is D(4h) of the new step, so the three must fall in the ratio
-    of an h^2 error, D(4h) - D(2h) = 4 (D(2h) - D(h)) within +-50%. Returns h, D(h), D(2h) and
-    whether h passed (entries that never pass are unresolved).
+    differences(todo, h[todo]) evaluates the entries `todo` at their steps. Two tests, both needed
+    in exploding and chaotic recurrences (where the loss has structure on a scale below h, and
+    D(h), D(2h) and even D(4h) can agree with each other and not with the derivative): the 2h
+    perturbation must move every h_t and q_t by less than LINEAR_RANGE; and once h has been
+    divided, the previous D(h) is D(4h) of the new step, so the three must fall in the ratio of
+    an h^2 error (h2_ratio_holds). Returns h, D(h), D(2h) and whether h passed (entries that
+    never pass are unresolved).
     """
     h, d1, d2, d4 = h.copy(), np.zeros(len(h)), np.zeros(len(h)), np.full(len(h), np.nan)
     todo = np.arange(len(h))
     ok = np.zeros(len(h), dtype=bool)
     for attempt in range(MAX_REFINE + 1):
         hb = h[todo]
-        plus, minus, plus2, minus2 = _sweep(problem, fw, ent.take(todo), [hb, -hb, 2 * hb, -2 * hb], track=2)
+        diff = differences(todo, hb)
         d4[todo] = d1[todo] if attempt else np.nan  # D(h) of the previous, 4 times larger, step
-        d1[todo] = (plus.change - minus.change) / (2 * hb)
-        d2[todo] = (plus2.change - minus2.change) / (4 * hb)
-        consistent = np.isnan(d4[todo]) | _consistent(d1[todo], d2[todo], d4[todo], CONSISTENCY_NOISE * eps_E / hb)
-        ok[todo] = (plus2.deviation <= LINEAR_RANGE) & consistent
+        d1[todo], d2[todo] = diff.d1, diff.d2
+        consistent = np.isnan(d4[todo]) | h2_ratio_holds(d1[todo], d2[todo], d4[todo], CONSISTENCY_NOISE * eps_E / hb)
+        ok[todo] = (diff.deviation <= LINEAR_RANGE) & consistent
         todo = todo[~ok[todo]]
         if todo.size == 0 or attempt == MAX_REFINE:
             break
@@ -341,7 +371,7 @@ def _refined_central(problem: Problem, fw: Forward, ent: Entries, h: np.ndarray,
     return h, d1, d2, ok
 
 
-def _consistent(d1: np.ndarray, d2: np.ndarray, d4: np.ndarray, noise: np.ndarray) -> np.ndarray:
+def h2_ratio_holds(d1: np.ndarray, d2: np.ndarray, d4: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """D(4h) - D(2h) = 4 (D(2h) - D(h)) within +-50%, up to round-off."""
     return np.abs((d4 - d2) - 4 * (d2 - d1)) <= 2 * np.abs(d2 - d1) + noise
 
@@ -394,6 +424,7 @@ class Directional(NamedTuple):
     numeric: float  # (E(θ + h v) - E(θ - h v)) / 2h
     error: float  # estimated absolute error of `numeric` (truncation + round-off)
     step: float
+    self_error: float = 0.0  # the truncation part beyond round-off (FDResult.self_error)
 
 
 def directional_derivative(
@@ -427,8 +458,9 @@ def directional_derivative(
         h /= 4
     d1, d2 = (plus - minus) / (2 * h), (plus2 - minus2) / (4 * h)
     analytic = float(sum(np.sum(grads[n] * v[n]) for n in GRAD_NAMES))
-    error = abs(d2 - d1) / 3 + 2 * eps_E / h if moved <= LINEAR_RANGE else np.inf  # as in fd_estimate
-    return Directional(analytic, float(d1), float(error), h)
+    truncation = abs(d2 - d1) / 3
+    error = truncation + 2 * eps_E / h if moved <= LINEAR_RANGE else np.inf  # as in fd_estimate
+    return Directional(analytic, float(d1), float(error), h, max(0.0, truncation - SELF_NOISE * eps_E / h))
 
 
 def random_direction(problem: Problem, rng: np.random.Generator) -> dict[str, np.ndarray]:

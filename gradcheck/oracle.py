@@ -364,6 +364,8 @@ def _first_problem_twice(impl, opts: Options) -> tuple[Search | None, Repeat | N
     """The first coverage case, judged and called again: a finished Search when that already fails
     (two calls differ, or the second call fails), else None; and the Repeat."""
     first = judge(impl, coverage_set(opts)[0], opts, reference_function(opts))
+    if _hung(first):  # no second wait for the timeout
+        return Search(seen=[first], first=first, final=first, note="on the first problem (not shrunk)"), None
     if first.result is None or first.kind not in (Kind.AGREE, Kind.MISMATCH, Kind.NOT_JUDGED, Kind.NONFINITE):
         return None, None
     r = repeat(impl, first, opts)

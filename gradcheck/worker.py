@@ -117,6 +117,7 @@ class WorkerProcess:
         self.proc: subprocess.Popen | None = None
         self.answered = 0  # problems answered by any process of this worker
         self.started = 0
+        self.sent = 0  # problems sent to the current process: the next id is sent + 1
         self._buffer = b""
         self._stderr = tempfile.TemporaryFile()
 
@@ -130,11 +131,15 @@ class WorkerProcess:
             raise WorkerCannotStart(f"--exec: cannot start {self.command!r}: {e}") from None
         self._buffer = b""
         self.started += 1
+        self.sent = 0
 
-    def ask(self, pid: int, request: bytes) -> Reply | Failure:
-        """Send one problem; the worker's Reply, or a Failure (it died, hung or wrote nonsense)."""
+    def ask(self, make_request) -> Reply | Failure:
+        """Send one problem, make_request(id) -> bytes with the id the current process expects (1, 2,
+        ... from its start); the worker's Reply, or a Failure (it died, hung or wrote nonsense)."""
         if self.proc is None or self.proc.poll() is not None:
             self._start()
+        self.sent += 1
+        pid, request = self.sent, make_request(self.sent)
         assert self.proc is not None and self.proc.stdin is not None
         try:
             self.proc.stdin.write(request)

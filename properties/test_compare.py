@@ -1,0 +1,82 @@
+"""The comparison refuses nonsense and reports what it measured: every field of a verdict checked
+against numbers worked out by hand."""
+
+import numpy as np
+import pytest
+
+from gradcheck.cli import main
+from gradcheck.compare import ParamCheck, compare_array, compare_grads, describe, failures
+from gradcheck.problem import InternalError
+
+
+def test_a_verdict_reports_the_worst_entry_and_its_numbers():
+    actual = np.array([[1.0, 2.0], [3.0, 4.5]])
+    reference = np.array([[1.0, 2.1], [3.0, 4.0]])
+    tol = np.array([[1.0, 0.2], [1.0, 0.1]])
+    c = compare_array("W", actual, reference, tol)
+    # errors 0, 0.1, 0, 0.5; ratios 0, 0.5, 0, 5: the worst is [1, 1]
+    assert c.name == "W" and not c.ok and c.index == (1, 1)
+    assert (c.actual, c.reference, c.tol) == (4.5, 4.0, 0.1)
+    assert c.ratio == pytest.approx(5.0) and c.abs_error == pytest.approx(0.5)
+    assert c.max_abs_error == pytest.approx(0.5) and c.rel_error == pytest.approx(0.5 / 4.0)
+    assert (c.entries, c.failing, c.unresolved) == (4, 1, 0)
+    line = describe([c])
+    assert line.startswith("FAIL W[1, 1]: actual 4.5, reference 4, |error| 5.00e-01, tol 1.00e-01, error/tol 5.00e+00")
+    assert "(1/4 entries over)" in line
+
+
+def test_an_agreeing_array_and_the_boundary():
+    c = compare_array("b", np.array([1.0, 2.0]), np.array([1.0, 2.0]), np.array([0.0, 0.0]))
+    assert c.ok and c.ratio == 0.0 and c.failing == 0  # exact equality passes even at tolerance 0
+    c = compare_array("b", np.array([1.0 + 1e-3]), np.array([1.0]), np.array([1e-3 * (1 + 1e-9)]))
+    assert c.ok and c.ratio <= 1  # error/tol just under 1 agrees
+    c = compare_array("b", np.array([1.0 + 1e-3]), np.array([1.0]), np.array([1e-3 * (1 - 1e-9)]))
+    assert not c.ok and c.ratio > 1
+    c = compare_array("b", np.array([1.0]), np.array([0.0]), np.array([0.0]))
+    assert not c.ok and c.ratio == np.inf  # any error at an exact tolerance of 0 fails
+
+
+def test_an_infinite_tolerance_is_unresolved_and_counted_not_judged():
+    c = compare_array("U", np.array([5.0, 1.0]), np.array([1.0, 1.0]), np.array([np.inf, 0.1]))
+    assert c.ok and c.unresolved == 1 and c.failing == 0 and c.ratio == 0.0
+    assert "1 unresolved" in describe([c])
+
+
+def test_nan_or_inf_in_the_result_fails():
+    for bad in (np.nan, np.inf, -np.inf):
+        c = compare_array("V", np.array([bad, 1.0]), np.array([1.0, 1.0]), np.array([1e300, 1e300]))
+        assert not c.ok and c.ratio == np.inf and c.index == (0,)
+
+
+@pytest.mark.parametrize("tol", [-1e-300, -1.0, np.nan])
+def test_a_negative_or_nan_tolerance_is_our_bug_not_a_pass(tol):
+    with pytest.raises(InternalError, match=r"the tolerance of U at \[1\]"):
+        compare_array("U", np.array([1.0, 123.0]), np.array([1.0, 0.0]), np.array([1.0, tol]))
+
+
+def test_a_negative_tolerance_in_verify_is_exit_3(monkeypatch, capsys):
+    """The round-off model planting a negative tolerance (e.g. tol - floor where it should be +)
+    makes verify stop with exit 3 and one line, instead of passing any value there."""
+    import gradcheck.compare as compare
+    import gradcheck.strategies as strategies
+
+    original = compare.roundoff_spread
+
+    def negative(problem, pr, fw=None):
+        spread = original(problem, pr, fw)
+        return spread._replace(grads={k: v - 1.0 for k, v in spread.grads.items()})
+
+    for module in (compare, strategies):  # the generator's spreads and the judge's
+        monkeypatch.setattr(module, "roundoff_spread", negative)
+    code = main(["verify", "properties/impls/correct_loop.py:grads", "--examples", "5"])
+    err = capsys.readouterr().err
+    assert code == 3 and "internal error: InternalError: the tolerance of" in err and len(err.splitlines()) == 1
+
+
+def test_compare_grads_and_failures():
+    a = {"x": np.array([1.0]), "y": np.array([2.0])}
+    r = {"x": np.array([1.0]), "y": np.array([3.0])}
+    t = {"x": np.array([0.1]), "y": np.array([0.1])}
+    checks = compare_grads(a, r, t, names=("x", "y"))
+    assert [c.name for c in checks] == ["x", "y"] and [c.name for c in failures(checks)] == ["y"]
+    assert isinstance(checks[0], ParamCheck) and checks[1].rel_error == pytest.approx(1 / 3)
