@@ -59,6 +59,10 @@ class Spread(NamedTuple):
     grads: dict[str, np.ndarray]  # how far it moves each gradient entry (parameters, "h0", "xs"), and "hs"
     states: float  # how far round-off moves any h_t (|h_t| <= 1): the recurrence's conditioning
     magnitude: float  # the largest intermediate a correct implementation forms (sums of |terms|)
+    # The parts of grads = max(own, carried) + sums, for the tests that pin each one:
+    own: dict[str, np.ndarray] | None = None  # each entry's own spread over the runs
+    carried: dict[str, np.ndarray] | None = None  # the spreads of h_t, dq_t, dp_t carried through the sums
+    sums: dict[str, np.ndarray] | None = None  # the final sums' own rounding
 
 
 class _Noise:
@@ -202,12 +206,13 @@ def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None) 
         "h0": e_dp[0] @ np.abs(W),
         "xs": e_dp @ np.abs(U),
     }
-    grads = {k: np.maximum(np.max(np.abs(noisy[k] - ref[k]), axis=0), carried[k]) + sums[k] for k in ref}
+    own = {k: np.max(np.abs(noisy[k] - ref[k]), axis=0) for k in ref}
+    grads = {k: np.maximum(own[k], carried[k]) + sums[k] for k in ref}
     grads["hs"] = e_h[1:] + eps * a_hs[1:]
     loss_abs = float(np.abs(w) @ np.abs(fw.E))
     loss = float(np.max(np.abs((E - fw.E) @ w)) + _loop_sum_rounding(loss_abs, T, eps))
     magnitude = _magnitude(problem, fw, a_dq, a_dp, [*abs_sums.values(), loss_abs])
-    return Spread(loss, grads, float(np.max(e_h)), magnitude)
+    return Spread(loss, grads, float(np.max(e_h)), magnitude, own, carried, sums)
 
 
 def _magnitude(problem: Problem, fw: Forward, a_dq, a_dp, sums: list) -> float:
