@@ -89,23 +89,23 @@ def _fuzz(args: argparse.Namespace) -> int:
     worst: dict[str, float] = {}
     impl = None
     if args.target or args.exec:
-        from dataclasses import replace
-
         from .oracle import cases
 
-        opts = replace(_options(args, examples=1, seed=0), examples=1)  # the campaign sets its own budget
+        opts = _options(args, examples=1, seed=0)  # the campaign sets its own budget and draws
         impl = implementation(args.target, opts, args.exec)
         why = signature_problem(impl.fn, impl.contract) if hasattr(impl, "fn") else None
         if why:
             _print(f"gradcheck fuzz {impl.name}: FAILED\n  {why}")
             return EXIT_DISAGREE
-        check, strat, what = target_check(impl, opts, worst), cases(opts), impl.name
+        check, strat, what, pr = target_check(impl, opts, worst), cases(opts), impl.name, opts.precision
     else:
-        check, strat, what = builtin_check(worst), campaign_problems(), "the built-in gradients"
+        from .precision import FLOAT64
+
+        check, strat, what, pr = builtin_check(worst), campaign_problems(), "the built-in gradients", FLOAT64
     line = LiveLine(plain_every=10.0)
     try:
         camp = run_campaign(check, strat, minutes=minutes, examples=args.examples, database=args.database,
-                            progress=line, worst=worst, seed=args.seed)  # fmt: skip
+                            progress=line, worst=worst, seed=args.seed, precision=pr)  # fmt: skip
     finally:
         line.close()
         if impl is not None:
@@ -114,7 +114,8 @@ def _fuzz(args: argparse.Namespace) -> int:
     _print(format_summary(camp, what, replay))
     if args.json:
         _write_json(args.json, {"examples": camp.examples, "seconds": camp.seconds, "worst": camp.worst,
-                                "coverage": dict(camp.coverage), "failure": camp.failure})  # fmt: skip
+                                "coverage": dict(camp.coverage), "regimes": dict(camp.regimes),
+                                "not_judged": dict(camp.not_judged), "failure": camp.failure})  # fmt: skip
     return EXIT_DISAGREE if camp.failure else EXIT_AGREE
 
 

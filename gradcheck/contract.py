@@ -66,6 +66,7 @@ class Case:
     spreads: tuple[Spread, ...] | None = None  # round-off spreads in the case's precision, if known
     # A stored reference and tolerance (golden vectors) instead of computed ones.
     stored: tuple[dict, dict] | None = None
+    regime: str | None = None  # the regime it was drawn from, when known (coverage counts)
 
     @property
     def n(self) -> int:

@@ -32,6 +32,7 @@ from .compare import Judgement, ParamCheck, compare_grads, directional_check, fd
 from .contract import Case
 from .numeric import directional_derivative, fd_estimate, random_direction
 from .options import Options
+from .precision import FLOAT64, Precision
 from .oracle import judge, reference_function, search_settings
 from .outcome import Kind
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
@@ -139,17 +140,19 @@ class Campaign:
     failure: str | None = None
     failing_problem: Problem | None = None
     started: float = field(default_factory=time.perf_counter)
+    regimes: Counter = field(default_factory=Counter)  # examples per regime (TARGET campaigns)
+    not_judged: Counter = field(default_factory=Counter)  # not judged, per regime
 
 
-def _coverage(c: Counter, problem: Problem) -> None:
+def _coverage(c: Counter, problem: Problem, pr: Precision) -> None:
     f = features(problem)
     c["examples"] += 1
     c["H > 16"] += f["H"] > 16
     c["H > 64"] += f["H"] > 64
     c["T > 50"] += f["T"] > 50
     c["T > 100"] += f["T"] > 100
-    c["saturated (|p| > 20)"] += f["max_abs_p"] > 20
-    c["logits over 500"] += f["max_abs_logit"] > 500
+    c[f"saturated (|p| > {pr.saturation:.3g})"] += f["max_abs_p"] > pr.saturation
+    c[f"logits over {pr.large_logit:.4g}"] += f["max_abs_logit"] > pr.large_logit
     c["h0 != 0"] += bool(f["h0_nonzero"])
     c["one-hot inputs"] += bool(f["one_hot"])
 
@@ -164,6 +167,7 @@ def run_campaign(
     progress,
     worst: dict[str, float] | None = None,
     seed: int | None = None,
+    precision: Precision = FLOAT64,
 ) -> Campaign:
     """Batches of BATCH examples until the time or example budget is spent, or a failure.
 
@@ -184,11 +188,16 @@ def run_campaign(
         def prop(drawn):
             if deadline and time.perf_counter() >= deadline:
                 return  # out of time: the rest of this batch passes trivially and is not counted
-            _coverage(camp.coverage, drawn.problems[0] if isinstance(drawn, Case) else drawn)
+            _coverage(camp.coverage, drawn.problems[0] if isinstance(drawn, Case) else drawn, precision)
             camp.examples += 1
+            regime = drawn.regime if isinstance(drawn, Case) else None
+            if regime is not None:
+                camp.regimes[str(regime)] += 1
             not_judged = check(drawn)  # a check returns the Judgement of a problem it could not judge
             if not_judged is not None:
                 camp.coverage[f"not judged: {not_judged.value}"] += 1
+                if regime is not None:
+                    camp.not_judged[str(regime)] += 1
             if progress.due():
                 progress.show(_progress_text(camp, deadline, examples))
 
@@ -257,6 +266,9 @@ def format_summary(camp: Campaign, what: str, replay: str) -> str:
     cov = camp.coverage
     if cov:
         lines.append("  covered: " + "; ".join(f"{k} {v}" for k, v in cov.items() if k != "examples"))
+    if camp.regimes:
+        lines.append("  per regime, examples (not judged): " + "; ".join(
+            f"{r} {n} ({camp.not_judged[r]}, {100 * camp.not_judged[r] / n:.1f}%)" for r, n in sorted(camp.regimes.items())))  # fmt: skip
     if camp.worst:
         lines.append("  worst error / tolerance seen (<= 1 agrees):")
         lines += [f"    {k:34} {v:.3g}" for k, v in sorted(camp.worst.items())]

@@ -132,7 +132,7 @@ def cases(opts: Options):
         no_bias=opts.no_bias, same_io_dim=opts.same_io_dim, soft_targets=False, loss=opts.loss,
         precision=opts.precision, first_input_zero=opts.first_input_zero, layer=opts.layer,
     )  # fmt: skip
-    return drawn.map(lambda b: Case(b.problems, contract, opts.batch_loss == "mean", b.spreads))
+    return drawn.map(lambda b: Case(b.problems, contract, opts.batch_loss == "mean", b.spreads, regime=b.regime))
 
 
 def coverage_set(opts: Options) -> list[Case]:
@@ -151,7 +151,7 @@ def coverage_set(opts: Options) -> list[Case]:
                 one_hot_inputs=opts.one_hot_inputs or bool(i % 2), zero_h0=zero_h0, no_bias=opts.no_bias,
                 loss=opts.loss, first_input_zero=opts.first_input_zero, layer=opts.layer,
             )  # fmt: skip
-            out.append(Case(b.problems, contract, opts.batch_loss == "mean", b.spreads))
+            out.append(Case(b.problems, contract, opts.batch_loss == "mean", b.spreads, regime=regime))
     return out
 
 

@@ -165,6 +165,7 @@ class Batch(NamedTuple):
 
     problems: tuple[Problem, ...]
     spreads: tuple[Spread, ...] | None = None
+    regime: Regime | None = None  # the regime drawn (for coverage counts)
 
 
 def _judgeable(spreads: tuple[Spread, ...], pr: Precision) -> tuple[bool, bool]:
@@ -287,8 +288,9 @@ def batches(
         "loss": draw(st.sampled_from(("sum", "mean", "last"))) if loss is None else loss,
     }
     seed = draw(st.integers(0, 2**32 - 1))
-    return build_problems((D, H, K, T), scales, seed, n=n, no_bias=no_bias, precision=precision,
-                          first_input_zero=first_input_zero, layer=layer, **flags)  # fmt: skip
+    b = build_problems((D, H, K, T), scales, seed, n=n, no_bias=no_bias, precision=precision,
+                       first_input_zero=first_input_zero, layer=layer, **flags)  # fmt: skip
+    return b._replace(regime=regime)
 
 
 def problems(**options) -> st.SearchStrategy[Problem]:
