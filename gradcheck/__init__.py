@@ -1,6 +1,7 @@
 """gradcheck: hand-derived BPTT gradients of the seed's vanilla RNN, and the checks that judge them."""
 
 from .bptt import bptt_gradients, per_step_gradients, series_gradients, truncated_gradients
+from .forward_mode import forward_gradients, jvp
 from .numeric import fd_gradients
 from .oracle import verify
 from .options import Options
@@ -15,6 +16,8 @@ __all__ = [
     "Problem",
     "bptt_gradients",
     "fd_gradients",
+    "forward_gradients",
+    "jvp",
     "make_problem",
     "per_step_gradients",
     "series_gradients",

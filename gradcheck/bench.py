@@ -20,6 +20,7 @@ import numpy as np
 from .bptt import backward_recursion, bptt, direct_state_gradient, output_error, series
 from .compare import compare_grads, directional_check, fd_tolerance, roundoff_tolerance
 from .model import forward
+from .forward_mode import FORWARD_FLOP_LIMIT, forward_sensitivities, jvp_problem
 from .numeric import directional_derivative, fd_estimate, naive_central_differences, random_direction
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
 from .strategies import Scales, build_problem
@@ -226,6 +227,64 @@ def series_rows(quick: bool) -> list[tuple[int, int, float]]:
     return out
 
 
+def forward_mode_rows(repeats: int, quick: bool) -> list[tuple[int, int, float, float, float | None]]:
+    """jvp (forward mode along one direction) against the forward pass, and forward_gradients."""
+    out = []
+    for T, H in ((100, 16), (100, 64), (1000, 64)) if not quick else ((100, 16),):
+        p = build_problem((16, H, 16, T), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
+        v = random_direction(p, np.random.default_rng(0))
+        t_fwd, _ = best_of(lambda p=p: forward(p), repeats)
+        t_jvp, _ = best_of(lambda p=p, v=v: jvp_problem(p, v), repeats)
+        cost = 2 * T * H * H * H * (H + 16 + 2)
+        t_full = best_of(lambda p=p: forward_sensitivities(p), 1)[0] if cost <= FORWARD_FLOP_LIMIT / 4 else None
+        out.append((T, H, t_fwd, t_jvp, t_full))
+    return out
+
+
+def worker_rows(quick: bool) -> list[tuple[str, float]] | None:
+    """verify's default search of a correct numpy implementation (in process) against the C worker
+    of examples/c (over the protocol), and the protocol's own cost per problem; None without cc."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from .contract import Case, Contract
+    from .oracle import verify
+    from .worker import format_request, parse_array
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source, numpy_example = os.path.join(root, "examples", "c", "worker.c"), os.path.join(root, "examples",
+                                                                                       "numpy_batched.py")  # fmt: skip
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or not os.path.exists(source) or not os.path.exists(numpy_example):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        binary = os.path.join(tmp, "worker")
+        subprocess.run([compiler, "-O2", "-std=c99", "-o", binary, source, "-lm"], check=True)
+        t_numpy, _ = best_of(lambda: verify(numpy_example + ":grads"), 1 if quick else 3)
+        t_c, _ = best_of(lambda: verify(exec=binary), 1 if quick else 3)
+    p = build_problem((16, 16, 16, 50), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
+    case = Case((p,), Contract())
+    params, xs, ys, h0 = case.arguments()
+    arrays = [*params.items(), ("xs", xs), ("ys", ys), ("h0", h0)]
+    reply = [format_array_line(k, v) for k, v in params.items()]
+    t_format, _ = best_of(lambda: format_request(1, "sequence", {"loss": "sum", "batch_loss": "sum", "dtype": "float64",
+                                                               "flags": ""}, arrays), 20)  # fmt: skip
+    t_parse, _ = best_of(lambda: [parse_array(line) for line in reply], 20)
+    numbers = sum(np.size(a) for _, a in arrays)
+    return [("verify of examples/numpy_batched.py:grads (in process)", t_numpy),
+            ("verify --exec examples/c/worker (built with cc -O2)", t_c),
+            (f"protocol: format one default-size request ({numbers} numbers)", t_format),
+            (f"protocol: parse the gradients of one reply ({sum(np.size(a) for a in params.values())} numbers)",
+             t_parse)]  # fmt: skip
+
+
+def format_array_line(name: str, a) -> str:
+    from .worker import format_array
+
+    return format_array(name, np.asarray(a) * 1.0000001)
+
+
 def compile_count(examples: int = 200) -> int | None:
     """JAX compilations in a verify of `examples` random shapes with the JAX reference."""
     if importlib.util.find_spec("jax") is None:
@@ -234,7 +293,9 @@ def compile_count(examples: int = 200) -> int | None:
 
     import jax
 
-    from .oracle import Options, search
+    from .implementation import implementation
+    from .oracle import search
+    from .options import Options
 
     count = 0
 
@@ -250,7 +311,8 @@ def compile_count(examples: int = 200) -> int | None:
         from reference import jax_rnn
 
         jax_rnn._value_and_grad.clear_cache()
-        search(_correct_reference, Options(reference="jax", examples=examples, max_size=64, max_steps=200))
+        opts = Options(reference="jax", examples=examples, max_size=64, max_steps=200)
+        search(implementation(_correct_reference, opts), opts)
     finally:
         jax.config.update("jax_log_compiles", False)
         logger.removeHandler(handler)
@@ -305,6 +367,20 @@ def run_bench(quick: bool = False) -> str:
     lines += ["", "The seed's literal series (O(T^2 H^3), refused beyond bptt.SERIES_FLOP_LIMIT):", ""]
     for T_, H_, t in series_rows(quick):
         lines.append(f"  T={T_:4d} H={H_:4d}: {t:7.2f} s")
+    lines += ["", "Forward mode (the seed's recursion run forward): jvp along one direction, O(T H^2), against the",
+              "forward pass; the full forward sensitivities forward_gradients, O(T H^2 P):", "",
+              f"  {'T':>5} {'H':>5} {'forward':>10} {'jvp':>10} {'jvp/fwd':>8} {'forward_gradients':>18}"]  # fmt: skip
+    for T_, H_, tf, tj, tfull in forward_mode_rows(repeats, quick):
+        full = f"{tfull:16.3f} s" if tfull is not None else "  (over the limit)"
+        lines.append(f"  {T_:5d} {H_:5d} {tf * 1e3:8.2f}ms {tj * 1e3:8.2f}ms {tj / tf:8.2f} {full}")
+    workers = worker_rows(quick)
+    lines += ["", "Workers in other languages (--exec), the default verify search, best of runs:", ""]
+    if workers is None:
+        lines.append("  skipped (no C compiler, or not run from a checkout with examples/)")
+    else:
+        for what, t in workers:
+            lines.append(f"  {what:74} {t * 1e3 if t < 0.1 else t:9.3f} {'ms' if t < 0.1 else 's'}")
+        lines.append(f"  --exec / in process: {workers[1][1] / workers[0][1]:.2f}")
     count = compile_count(50 if quick else 200)
     lines += ["", f"JAX compilations in a verify of {50 if quick else 200} random problems with --reference jax, "
               f"sizes up to 64 and T up to 200: {count if count is not None else 'skipped (no jax)'}"]  # fmt: skip

@@ -180,6 +180,15 @@ def directional_check(d) -> ParamCheck:
     return compare_array("directional", np.array(d.analytic), np.array(d.numeric), np.array(tol))
 
 
+def jvp_tolerance(grads: Mapping[str, np.ndarray], tol: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray]) -> float:
+    """The round-off tolerance of dE . v for a direction v: sum_i tol_i |v_i| over every gradient
+    entry (either side is, to round-off, another implementation's gradient taken along v), plus
+    the rounding of the sum of the P products itself, (P + 2) eps sum_i |g_i v_i|."""
+    P = sum(np.size(v[n]) for n in GRAD_NAMES)
+    terms = sum(float(np.sum(np.abs(grads[n] * v[n]))) for n in GRAD_NAMES)
+    return sum(float(np.sum(tol[n] * np.abs(v[n]))) for n in GRAD_NAMES) + (P + 2) * FLOAT64.eps * terms
+
+
 def compare_grads(
     actual: Mapping[str, np.ndarray],
     reference: Mapping[str, np.ndarray],

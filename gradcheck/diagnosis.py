@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .bptt import bptt, truncated
-from .compare import Judgement, compare_array
+from .compare import ROUNDOFF_SAFETY, Judgement, compare_array
 from .contract import Case, combine, tolerance
 from .model import forward
 from .outcome import Evidence, Kind, Outcome, ProbeResult, Report
@@ -143,9 +143,19 @@ def explain(report: Report, evidence: Evidence) -> None:
         report.notes += _probe_notes(evidence)
 
 
-def _matches(result: dict, candidate: dict, tol: dict, keys=None) -> bool:
+def _matches(result: dict, candidate: dict, tol: dict, keys=None, ref: dict | None = None, slack: float = 0.0) -> bool:
+    """result equals candidate within tol on every key both hold. With ref and slack: a candidate
+    larger than the reference (a mistake that lets terms grow) is computed with round-off of its
+    own size, which the reference's tolerance does not cover: slack x (|candidate| - |reference|)
+    more is allowed where the candidate exceeds the reference."""
     keys = [k for k in (keys or result) if k in candidate and k in result and k != "hs"]
-    return bool(keys) and all(compare_array(k, result[k], candidate[k], tol[k]).ok for k in keys)
+
+    def tol_of(k):
+        if ref is None or k not in ref:
+            return tol[k]
+        return tol[k] + slack * np.maximum(0.0, np.abs(candidate[k]) - np.abs(ref[k]))
+
+    return bool(keys) and all(compare_array(k, result[k], candidate[k], tol_of(k)).ok for k in keys)
 
 
 def _variant(case: Case, fn) -> dict:
@@ -193,9 +203,13 @@ def _gradient_explanations(o: Outcome, opts, failing: set[str]) -> list[tuple[Mi
     """Known mistakes that match the gradients, each with the failing arrays it explains."""
     case, res, tol = o.case, {k: v for k, v in o.result.items() if k not in ("loss", "hs")}, o.tolerance
     ref, every = o.reference, set(res)
+    # A variant's own round-off, where it exceeds the reference: ROUNDOFF_SAFETY eps (T + 2) of
+    # the excess (a recursion that lets terms grow rounds at their size).
+    slack = ROUNDOFF_SAFETY * opts.precision.eps * (case.sizes[3] + 2)
+    matches = lambda candidate, keys=None: _matches(res, candidate, tol, keys, ref, slack)
     found = []
     for mistake, fn in VARIANTS.items():
-        if _matches(res, _variant(case, fn), tol):
+        if matches(_variant(case, fn)):
             found.append((mistake, DESCRIPTIONS[mistake], every))
     T = case.sizes[3]
     if not case.contract.layer:
@@ -203,12 +217,12 @@ def _gradient_explanations(o: Outcome, opts, failing: set[str]) -> list[tuple[Mi
             if other == opts.loss:
                 continue
             alt = case.with_problems(tuple(p._replace(weights=loss_weights(other, T), loss=other) for p in case.problems))
-            if _matches(res, _variant(alt, bptt), tol):
+            if matches(_variant(alt, bptt)):
                 why = "divided by T: " if (other, opts.loss) == ("mean", "sum") else ""
                 found.append((Mistake.OTHER_LOSS, f"the gradients are {why}those of the {other!r} loss, not "
                                                   f"{opts.loss!r} (use --loss {other})", every))  # fmt: skip
     for k in range(1 if Mistake.NO_RECURRENT_TERM not in {f[0] for f in found} else 2, T):
-        if _matches(res, _variant(case, lambda p, k=k: truncated(p, k)), tol):
+        if matches(_variant(case, lambda p, k=k: truncated(p, k))):
             found.append((Mistake.TRUNCATED, f"truncated BPTT: the series is cut after k = {k} terms per step "
                                              f"(WildML-style bptt_truncate = {k - 1})", every))  # fmt: skip
             break
@@ -219,7 +233,7 @@ def _gradient_explanations(o: Outcome, opts, failing: set[str]) -> list[tuple[Mi
         if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and compare_array(k, a.T, ref[k], tol[k].T).ok:
             found.append((Mistake.TRANSPOSED, f"{k} is returned transposed (its gradient is right, as {k}^T)", {k}))
     c = max((float(np.max(np.abs(v))) for v in res.values() if v.size), default=0.0)
-    if c > 0 and any(np.max(np.abs(ref[k])) > c * (1 + 1e-9) for k in res) and _matches(res, clipped(ref, c), tol):
+    if c > 0 and any(np.max(np.abs(ref[k])) > c * (1 + 1e-9) for k in res) and matches(clipped(ref, c)):
         found.append((Mistake.CLIPPED, f"every gradient entry is clipped to [-{c:.6g}, {c:.6g}] (np.clip)", every))
     return found
 

@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .bptt import bptt, series, truncated
-from .compare import Judgement, ParamCheck, compare_grads, directional_check, fd_tolerance, roundoff_check
+from .compare import Judgement, ParamCheck, compare_grads, directional_check, fd_tolerance, jvp_tolerance, roundoff_check
+from .forward_mode import forward_sensitivities, jvp_problem
 from .contract import Case
 from .numeric import directional_derivative, fd_estimate, random_direction
 from .options import Options
@@ -98,6 +99,8 @@ def check_builtin(problem: Problem, worst: dict[str, float]) -> Judgement | None
     comparisons.append(("truncation k >= T vs recursion", lambda: (truncated(problem, T), tol)))
     if T * T * (2 * H**3 + H * H * D) <= SERIES_FLOPS:
         comparisons.append(("series vs recursion", lambda: (series(problem), tol)))
+    if 2 * T * H * H * H * (H + D + 2) <= SERIES_FLOPS:
+        comparisons.append(("forward mode vs recursion", lambda: (forward_sensitivities(problem), tol)))
     P = H * (D + H + 2) + K * (H + 1)
     if 3 * P * T * H * (H + K) <= FULL_FD_FLOPS:
         method = ("central", "complex")[int(f["T"]) % 2]  # alternate, cheaply and deterministically
@@ -114,6 +117,11 @@ def check_builtin(problem: Problem, worst: dict[str, float]) -> Judgement | None
         _record(worst, name, max(c.ratio for c in checks))
         if not all(c.ok for c in checks):
             raise Disagreement(name, checks, problem)
+    v = random_direction(problem, np.random.default_rng(T + 1))
+    along = jvp_problem(problem, v) - sum(float(np.sum(exact[n] * v[n])) for n in GRAD_NAMES)
+    _record(worst, "jvp (forward mode) vs recursion", abs(along) / jvp_tolerance(exact, tol, v))
+    if abs(along) > jvp_tolerance(exact, tol, v):
+        raise AssertionError(f"jvp differs from <recursion, v> by {along!r} (tol {jvp_tolerance(exact, tol, v):.3g})")
     if 3 * P * T * H * (H + K) > FULL_FD_FLOPS:
         d = directional_derivative(problem, exact, random_direction(problem, np.random.default_rng(T)))
         c = directional_check(d)

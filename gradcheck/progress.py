@@ -11,7 +11,8 @@ class LiveLine:
     printed every `plain_every` seconds, or never when that is None (verify prints only its report)."""
 
     def __init__(self, plain_every: float | None = None):
-        self.plain_every, self.last, self.start = plain_every, 0.0, time.perf_counter()
+        self.plain_every, self.start = plain_every, time.perf_counter()
+        self.last = 0.0 if sys.stdout.isatty() else self.start  # plain lines: the first after plain_every
         self.live = None
         if sys.stdout.isatty():
             try:

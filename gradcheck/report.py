@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from .bptt import bptt, series
+from .forward_mode import forward_sensitivities
 from .compare import ParamCheck, compare_grads, fd_tolerance, roundoff_tolerance
 from .numeric import fd_estimate
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
@@ -47,6 +48,7 @@ COMPARISONS = (
     "recursion vs JAX",
     "series vs JAX",
     "series vs recursion",
+    "forward mode vs JAX",
     "recursion vs central FD",
     "recursion vs complex step",
 )
@@ -75,7 +77,7 @@ def check_problem(problem: Problem) -> dict[str, list[ParamCheck]]:
     """All five comparisons on one problem."""
     from reference import jax_gradients
 
-    rec, ser = bptt(problem), series(problem)
+    rec, ser, fwd = bptt(problem), series(problem), forward_sensitivities(problem)
     jax = jax_gradients(*as_contract_inputs(problem), loss=problem.loss)
     tol = roundoff_tolerance(problem)
     central, complex_step = fd_estimate(problem, "central"), fd_estimate(problem, "complex")
@@ -84,6 +86,7 @@ def check_problem(problem: Problem) -> dict[str, list[ParamCheck]]:
         "recursion vs JAX": compare_grads(rec, jax, tol, with_loss),
         "series vs JAX": compare_grads(ser, jax, tol, with_loss),
         "series vs recursion": compare_grads(ser, rec, tol),
+        "forward mode vs JAX": compare_grads(fwd, jax, tol, with_loss),
         "recursion vs central FD": compare_grads(rec, central.grads, fd_tolerance(problem, central)),
         "recursion vs complex step": compare_grads(rec, complex_step.grads, fd_tolerance(problem, complex_step)),
     }

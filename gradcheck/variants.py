@@ -57,7 +57,7 @@ class Mistake(Enum):
 
 DESCRIPTIONS = {
     Mistake.NO_TANH_DERIVATIVE: "the tanh derivative (1 - h_t^2) is missing",
-    Mistake.W_NOT_TRANSPOSED: "W is used where W^T belongs (dh_t = V^T dq_t + W dp_{t+1})",
+    Mistake.W_NOT_TRANSPOSED: "W is used where W^T belongs (W dp_{t+1} in dh_t, where W^T dp_{t+1} belongs)",
     Mistake.NO_RECURRENT_TERM: "the recurrent term W^T dp_{t+1} is missing (no back-propagation through time)",
     Mistake.H_T_FOR_H_PREV: "h_t is used where h_{t-1} belongs (dW = sum_t dp_t h_t^T)",
 }

@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import event
 
 from gradcheck import numeric
-from gradcheck.compare import Judgement, compare_grads, describe, failures, fd_tolerance, roundoff_check
+from gradcheck.compare import Judgement, compare_grads, describe, failures, fd_tolerance, jvp_tolerance, roundoff_check
 from gradcheck.problem import GRAD_NAMES, Problem, as_contract_inputs
 from gradcheck.strategies import features
 from reference import jax_gradients
@@ -279,3 +279,24 @@ def examples(fraction: float, floor: int = 5):
     from hypothesis import settings
 
     return settings(max_examples=max(floor, int(settings().max_examples * fraction)))
+
+
+# --- forward mode ----------------------------------------------------------------------------
+
+JvpFn = Callable[[Problem, dict], float]
+
+
+def check_jvp_matches(jvp_fn: JvpFn, grad_fn: GradFn, problem: Problem, seed: int = 0, other=None) -> None:
+    """dE . v by forward mode equals <grad, v> of the recursion (or `other`(problem, v), e.g. jax.jvp)
+    within the round-off model's tolerance (not finite differences')."""
+    tol = judgeable_tolerance(problem)
+    if tol is None:
+        return
+    v = numeric.random_direction(problem, np.random.default_rng(seed))
+    grads = grad_fn(problem)
+    expected = other(problem, v) if other else sum(float(np.sum(grads[n] * v[n])) for n in GRAD_NAMES)
+    got, limit = jvp_fn(problem, v), jvp_tolerance(grads, tol, v)
+    assert abs(got - expected) <= limit, (
+        f"dE . v = {got!r} by forward mode, {expected!r} expected (|error| {abs(got - expected):.2e} > tol "
+        f"{limit:.2e})\n{summary(problem)}"
+    )

@@ -178,3 +178,34 @@ def test_loss_reductions_catch_a_mean_without_division():
         return g
 
     assert fails_somewhere(lambda p: checks.check_loss_reductions(mean_not_divided, p))
+
+
+# --- forward mode ----------------------------------------------------------------------------
+
+
+def _jvp_with(mistake):
+    """jvp_problem's recursion with one step done wrong (written out: the module's is right)."""
+    from gradcheck.model import forward
+    from gradcheck.problem import GRAD_NAMES
+
+    def jvp(problem, v):
+        fw = forward(problem)
+        dq = problem.weights[:, None] * (problem.Y.sum(1, keepdims=True) * np.exp(fw.log_yhat) - problem.Y)
+        (U, W, V, _, _), hs = problem.params, fw.hs
+        v = {k: v.get(k, 0.0) for k in GRAD_NAMES}
+        s, total = v["h0"], 0.0
+        for t in range(problem.xs.shape[0]):
+            carry = (W.T if mistake == "W_transposed" else W) @ s
+            deriv = 1.0 if mistake == "no_tanh_derivative" else 1.0 - hs[t + 1] ** 2
+            state = hs[t + 1] if mistake == "h_t_for_h_prev" else hs[t]
+            s = deriv * (v["U"] @ problem.xs[t] + v["W"] @ state + v["b_h"] + carry)
+            total += float(dq[t] @ (v["V"] @ hs[t + 1] + v["b_y"] + V @ s))
+        return total
+
+    return jvp
+
+
+@pytest.mark.parametrize("mistake", ["W_transposed", "no_tanh_derivative", "h_t_for_h_prev", "none"])
+def test_the_jvp_property_catches_forward_mode_mistakes(mistake):
+    caught = fails_somewhere(lambda p: checks.check_jvp_matches(_jvp_with(mistake), bptt, p))
+    assert caught == (mistake != "none")

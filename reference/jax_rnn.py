@@ -57,6 +57,13 @@ def _loss(params, xs, Y, h0, weights, class_mask, dhs):
 _value_and_grad = jax.jit(jax.value_and_grad(_loss, argnums=(0, 1, 3)))
 
 
+@jax.jit
+def _jvp(params, xs, Y, h0, weights, class_mask, dhs, tangent_params, tangent_h0):
+    """dE . v by JAX's forward mode (jax.jvp) in the parameters and h0."""
+    f = lambda p, h: _loss(p, xs, Y, h, weights, class_mask, dhs)
+    return jax.jvp(f, (params, h0), (tangent_params, tangent_h0))[1]
+
+
 def _pad(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     out = np.zeros(shape)
     out[tuple(slice(0, n) for n in a.shape)] = a
@@ -107,3 +114,27 @@ def jax_gradients(params, xs, ys, h0=None, *, loss: str = "sum", dhs=None) -> di
     out["xs"] = np.array(g_xs)[:T, :D]
     out["loss"] = float(E)
     return out
+
+
+def jax_jvp(params, xs, ys, h0, tangents, *, loss: str = "sum", dhs=None) -> float:
+    """dE . v by jax.jvp (forward mode), for a direction v: tangents {"U", "W", "V", "b_h", "b_y",
+    "h0"} (a missing key is a zero tangent). Same arguments and padding as jax_gradients."""
+    p = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
+    xs = np.asarray(xs, dtype=np.float64)
+    (H, D), K, T = p["U"].shape, p["V"].shape[0], xs.shape[0]
+    h0 = np.zeros(H) if h0 is None else np.asarray(h0, dtype=np.float64)
+    S, Tb = bucket(max(D, H, K), SIZE_FLOOR), bucket(T, STEP_FLOOR)
+    shapes = {"U": (S, S), "W": (S, S), "V": (S, S), "b_h": (S,), "b_y": (S,)}
+    tangent = lambda k: np.zeros(p[k].shape) if k not in tangents else np.asarray(tangents[k], dtype=np.float64)
+    value = _jvp(
+        {k: _pad(p[k], shapes[k]) for k in PARAM_NAMES},
+        _pad(xs, (Tb, S)),
+        _pad(_targets(ys, T, K), (Tb, S)),
+        _pad(h0, (S,)),
+        _pad(_weights(loss, T), (Tb,)),
+        np.arange(S) < K,
+        _pad(np.zeros((T, H)) if dhs is None else np.asarray(dhs, dtype=np.float64), (Tb, S)),
+        {k: _pad(tangent(k), shapes[k]) for k in PARAM_NAMES},
+        _pad(np.zeros(H) if "h0" not in tangents else np.asarray(tangents["h0"], dtype=np.float64), (S,)),
+    )
+    return float(value)
