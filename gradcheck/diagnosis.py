@@ -75,12 +75,14 @@ def summarize(report: Report, evidence: Evidence) -> None:
 def _coverage(outcomes: list[Outcome], pr) -> dict[str, Any]:
     """How many problems, which sizes, and how often each hard regime came up."""
     fs = []
-    for o in outcomes:
-        for p in o.case.problems:
-            grads = [np.max(np.abs(v)) for k, v in o.reference.items() if k not in ("loss", "hs") and np.size(v)]
-            fs.append(features(p) | {"max_grad": float(max(grads, default=0.0)), "N": o.case.n})
+    for o in outcomes:  # a case's features: the most extreme of its sequences
+        per = [features(p) for p in o.case.problems]
+        f = {k: max(x[k] for x in per) for k in per[0]}
+        grads = [np.max(np.abs(v)) for k, v in o.reference.items() if k not in ("loss", "hs") and np.size(v)]
+        fs.append(f | {"max_grad": float(max(grads, default=0.0)), "N": o.case.n})
     spans = {k: (min(f[k] for f in fs), max(f[k] for f in fs)) for k in ("D", "H", "K", "T", "N")}
-    return {
+    layer = outcomes[0].case.contract.layer
+    out = {
         "problems": len(outcomes),
         "sizes": spans,
         "h0 != 0": sum(f["h0_nonzero"] > 0 for f in fs),
@@ -93,6 +95,9 @@ def _coverage(outcomes: list[Outcome], pr) -> dict[str, Any]:
         "max |logit|": max(f["max_abs_logit"] for f in fs),
         "max |gradient entry|": max(f["max_grad"] for f in fs),
     }
+    if layer:  # the layer alone has no logits
+        out = {k: v for k, v in out.items() if "logit" not in k}
+    return out
 
 
 # --- explaining a failure ---------------------------------------------------------------------

@@ -94,9 +94,11 @@ class Options:
 
     def describe(self) -> str:
         """The options that matter, as a user would type them (for reports)."""
-        words = [f"loss={self.loss}", f"dtype={self.dtype}", f"reference={self.reference}", f"seed={self.seed}"]
+        words = [f"loss={self.loss}"] if not self.layer else []
+        words += [f"dtype={self.dtype}", f"reference={self.reference}", f"seed={self.seed}"]
         if self.batch:
-            words.append(f"--batch (batch-loss={self.batch_loss}, N up to {self.max_batch})")
+            mean = "" if self.layer else f"batch-loss={self.batch_loss}, "
+            words.append(f"--batch ({mean}N up to {self.max_batch})")
         if self.layer:
             words.append("--layer")
         words += [f"--{f.replace('_', '-')}" for f in self.flags]

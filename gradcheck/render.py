@@ -73,12 +73,14 @@ def _coverage_lines(r: Report) -> list[str]:
         s = cov["sizes"]
         what = f"exercised {cov['problems']} problems" if r.ok else f"failed after {cov['problems']} problems; those run"
         n = f", N {s['N'][0]}..{s['N'][1]}" if r.options.batch else ""
-        lines.append(f"  {what}: D {s['D'][0]}..{s['D'][1]}, H {s['H'][0]}..{s['H'][1]}, "
-                     f"K {s['K'][0]}..{s['K'][1]}, T {s['T'][0]}..{s['T'][1]}{n}" + (f" ({r.seconds:.1f} s)" if r.seconds else ""))  # fmt: skip
+        k = "" if r.options.layer else f"K {s['K'][0]}..{s['K'][1]}, "
+        lines.append(f"  {what}: D {s['D'][0]}..{s['D'][1]}, H {s['H'][0]}..{s['H'][1]}, {k}"
+                     f"T {s['T'][0]}..{s['T'][1]}{n}" + (f" ({r.seconds:.1f} s)" if r.seconds else ""))  # fmt: skip
         counts = [f"{k}: {v}" for k, v in cov.items() if k not in ("problems", "sizes", "max |logit|",
                   "max |gradient entry|")]  # fmt: skip
         lines.append("    " + "; ".join(counts))
-        lines.append(f"    max |logit| {cov['max |logit|']:.4g}; max |gradient entry| {cov['max |gradient entry|']:.4g}")
+        logit = f"max |logit| {cov['max |logit|']:.4g}; " if "max |logit|" in cov else ""
+        lines.append(f"    {logit}max |gradient entry| {cov['max |gradient entry|']:.4g}")
     if any(r.not_judged.values()):
         total = sum(r.not_judged.values())
         why = "; ".join(f"{k}: {v}" for k, v in r.not_judged.items() if v)
