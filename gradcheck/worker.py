@@ -200,7 +200,8 @@ class WorkerProcess:
             raise WorkerCannotStart(f"--exec: {self.command!r} exited with {code} before answering anything "
                                     f"(command not found or not executable?){self._last_stderr()}")  # fmt: skip
         how = f"exited with code {code}" if code is not None and code >= 0 else f"was killed by signal {-code}"
-        self.proc = None
+        if self.proc is not None:
+            self._release()
         return Failure("crash" if code is None or code != 0 else "exit",
                        f"the worker {how} {when} problem {pid}{self._last_stderr()}")  # fmt: skip
 
@@ -220,7 +221,17 @@ class WorkerProcess:
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait()
-            self.proc = None
+            self._release()
+
+    def _release(self) -> None:
+        """Close our ends of the pipes of a process that has ended."""
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                if pipe:
+                    pipe.close()
+            except OSError:
+                pass
+        self.proc = None
 
     def close(self) -> None:
         """Close stdin (the worker's cue to exit) and wait briefly."""
@@ -229,7 +240,7 @@ class WorkerProcess:
                 if self.proc.stdin:
                     self.proc.stdin.close()
                 self.proc.wait(timeout=5)
+                self._release()
             except (subprocess.TimeoutExpired, OSError):
                 self.kill()
-            self.proc = None
         self._stderr.close()

@@ -17,8 +17,29 @@ def load(name: str):
     return module
 
 
-def test_numpy_batched_example_agrees():
-    assert gradcheck.verify(load("numpy_batched").grads).ok
+def test_numpy_batched_example_agrees_as_it_is_and_with_a_batch_of_one():
+    module = load("numpy_batched")
+    assert gradcheck.verify(module.grads_batch, batch=True, batch_loss="mean").ok
+    assert gradcheck.verify(module.grads).ok
+    assert not gradcheck.verify(module.grads_batch, batch=True, batch_loss="sum").ok  # its 1/N is seen
+
+
+def test_cs231n_layer_is_judged_through_an_adapter_of_at_most_ten_lines():
+    import inspect
+
+    module = load("cs231n_layer")
+    assert len(inspect.getsource(module.grads).splitlines()) <= 10
+    assert gradcheck.verify(module.grads, layer=True, batch=True).ok
+
+
+def test_min_char_rnn_original_softmax_overflows_and_passes_without_large_logits():
+    module = load("min_char_rnn_original")
+    report = gradcheck.verify(module.lossFun_adapter, one_hot_inputs=True, same_io_dim=True)
+    assert not report.ok and "(it warned: overflow encountered in exp)" in report.message
+    assert any("softmax is computed without the max shift" in d for d in report.diagnosis)
+    report = gradcheck.verify(module.lossFun_adapter, one_hot_inputs=True, same_io_dim=True,
+                              skip_regimes=["large_logits"])  # fmt: skip
+    assert report.ok, report.format()
 
 
 def test_torch_example_agrees_for_sum_and_mean():

@@ -1,0 +1,154 @@
+"""Workers in any language (--exec): the protocol of docs/worker-protocol.md, its failures, and the
+C example (built with cc when a compiler exists)."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gradcheck.cli import main
+
+ROOT = Path(__file__).parent.parent
+
+# A worker in Python, speaking the protocol from the document (it reuses gradcheck's recursion for
+# the numbers: what is tested here is the plumbing). MODE plants a failure.
+WORKER = r'''
+import sys, numpy as np, time
+sys.path.insert(0, {root!r})
+import gradcheck
+MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
+answered = 0
+for line in sys.stdin:
+    head = line.split()
+    pid, contract, loss, count = head[1], head[2], head[3], int(head[7])
+    arrays = {{}}
+    for _ in range(count):
+        parts = sys.stdin.readline().split()
+        ndim = int(parts[1]); dims = [int(d) for d in parts[2:2 + ndim]]
+        arrays[parts[0]] = np.array([float(v) for v in parts[2 + ndim:]]).reshape(dims)
+    answered += 1
+    if MODE == "crash" and answered == 2:
+        sys.stderr.write("worker: segmentation fault (simulated)\n"); sys.exit(139)
+    if MODE == "hang":
+        time.sleep(1000)
+    if MODE == "error":
+        print(f"error {{pid}} cannot handle this problem", flush=True); continue
+    params = {{k: arrays[k] for k in ("U", "W", "V", "b_h", "b_y")}}
+    g = gradcheck.bptt_gradients(params, arrays["xs"], arrays["ys"].astype(int), arrays["h0"], loss=loss)
+    if MODE == "wrong_shape":
+        g["W"] = g["W"][:, :1]
+    if MODE == "truncated":
+        g = gradcheck.truncated_gradients(params, arrays["xs"], arrays["ys"].astype(int), arrays["h0"], k=2, loss=loss)
+    out = [(k, np.asarray(g[k])) for k in ("U", "W", "V", "b_h", "b_y", "h0", "loss")]
+    print(f"result {{pid}} {{len(out)}}")
+    for k, a in out:
+        print(k, a.ndim, *a.shape, *(format(x, ".17g") for x in a.ravel()))
+    sys.stdout.flush()
+'''
+
+
+@pytest.fixture(scope="module")
+def python_worker(tmp_path_factory):
+    path = tmp_path_factory.mktemp("worker") / "worker.py"
+    path.write_text(WORKER.format(root=str(ROOT)))
+    return f"{sys.executable} {path}"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def failure_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.strip().startswith("FAILURE")]
+
+
+def test_a_correct_worker_agrees(capsys, python_worker):
+    code, out, _ = run(capsys, "verify", "--exec", python_worker, "--examples", "30")
+    assert code == 0 and "AGREES" in out and "called twice: identical" in out
+
+
+def test_a_worker_mistake_is_searched_shrunk_and_diagnosed(capsys, python_worker):
+    code, out, _ = run(capsys, "verify", "--exec", f"{python_worker} truncated", "--examples", "50")
+    assert code == 1 and "cut after k = 2 terms per step" in out and "smallest failing problem" in out
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("echo", "the worker's reply to problem 1 is malformed: expected 'result 1 <count>'"),
+        ("crash", "the worker exited with code 139"),
+        ("error", "answered error: cannot handle this problem"),
+        ("wrong_shape", "W: shape (2, 1) returned, expected (2, 2) = (H, H)"),
+    ],
+)
+def test_worker_failures_are_exit_1_with_one_line(capsys, python_worker, mode, expected):
+    command = "cat" if mode == "echo" else f"{python_worker} {mode}"
+    code, out, err = run(capsys, "verify", "--exec", command, "--examples", "20")
+    assert code == 1 and "Traceback" not in out + err
+    lines = failure_lines(out)
+    assert len(lines) == 1 and expected in lines[0], out
+    if mode == "crash":
+        assert "segmentation fault (simulated)" in lines[0]  # the last line of its stderr
+
+
+def test_a_worker_that_hangs_is_killed_after_the_timeout(capsys, python_worker):
+    code, out, err = run(capsys, "verify", "--exec", f"{python_worker} hang", "--timeout", "3")
+    lines = failure_lines(out)
+    assert code == 1 and len(lines) == 1 and "did not answer problem 1 within 3 s" in lines[0] and not err
+
+
+@pytest.mark.parametrize("command", ["no_such_command_xyz", "sh -c 'exit 127'", "/etc/passwd"])
+def test_a_command_that_cannot_start_is_exit_2(capsys, command):
+    code, out, err = run(capsys, "verify", "--exec", command)
+    assert code == 2 and not out and len(err.strip().splitlines()) == 1 and "--exec" in err
+
+
+def test_target_and_exec_together_is_a_usage_error(capsys):
+    code, _, err = run(capsys, "verify", "examples/numpy_batched.py:grads", "--exec", "cat")
+    assert code == 2 and "not both" in err
+
+
+# --- the C example ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def c_worker(tmp_path_factory):
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler (cc) on this machine")
+    binary = tmp_path_factory.mktemp("c") / "worker"
+    subprocess.run([compiler, "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", str(binary),
+                    str(ROOT / "examples" / "c" / "worker.c"), "-lm"], check=True)  # fmt: skip
+    return str(binary)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [[], ["--loss", "mean"], ["--loss", "last"], ["--batch", "--batch-loss", "mean"], ["--layer"],
+     ["--batch", "--layer"], ["--dtype", "float32"]],  # fmt: skip
+)
+def test_the_c_worker_agrees_under_every_contract(capsys, c_worker, options):
+    code, out, _ = run(capsys, "verify", "--exec", c_worker, "--examples", "60", *options)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    ("bug", "expected"),
+    [("W_not_transposed", "W is used where W^T belongs"), ("truncate3", "cut after k = 3 terms per step"),
+     ("no_tanh_derivative", "(1 - h_t^2) is missing")],  # fmt: skip
+)
+def test_the_c_workers_planted_mistakes_are_named(capsys, c_worker, bug, expected):
+    code, out, _ = run(capsys, "verify", "--exec", f"{c_worker} --bug {bug}")
+    assert code == 1 and expected in out
+
+
+def test_golden_check_and_taylor_take_a_worker(capsys, c_worker, tmp_path):
+    assert main(["golden", "export", str(tmp_path / "g"), "--cases", "21"]) == 0
+    code, out, _ = run(capsys, "golden", "check", str(tmp_path / "g"), "--exec", c_worker)
+    assert code == 0 and "AGREES" in out
+    code, out, _ = run(capsys, "taylor", "--exec", f"{c_worker} --bug truncate3", "--directions", "1")
+    assert code == 1 and "INCONSISTENT" in out
