@@ -52,7 +52,7 @@ def format_report(r: Report, debug: bool = False) -> str:
     if r.search.note:
         lines.append(f"  note: {r.search.note}")
     clearest = r.search.clearest
-    if clearest is not None and clearest is not f and f.kind is Kind.MISMATCH:
+    if clearest is not None and f.kind is Kind.MISMATCH and clearest.ratio > f.ratio:
         c = max(clearest.checks, key=lambda c: c.ratio)
         idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
         lines.append(f"  clearest failure seen: {case_sizes(clearest)}: {c.name}{idx} {c.actual:.6g} vs "
@@ -141,6 +141,6 @@ def report_json(r: Report) -> dict[str, Any]:
             "traceback": f.traceback,
         }
         c = r.search.clearest
-        if c is not None and c is not f:
+        if c is not None and c.ratio > f.ratio:
             data["clearest"] = {"sizes": case_sizes(c), "ratio": c.ratio, "checks": [x.__dict__ for x in c.checks]}
     return data
