@@ -19,8 +19,12 @@ sys.path.insert(0, str(ROOT))
 
 import gradcheck  # noqa: E402
 
-IMPLS = {"float64": None, "float32": "correct_numpy_float32_vectorised", "float16": "correct_numpy_float16",
-         "bfloat16": "correct_numpy_bfloat16"}  # fmt: skip
+IMPLS = {
+    "float64": None,
+    "float32": "correct_numpy_float32_vectorised",
+    "float16": "correct_numpy_float16",
+    "bfloat16": "correct_numpy_bfloat16",
+}
 ERRORS = [1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
 
 
@@ -46,8 +50,11 @@ def main() -> None:
         caught = {e: not gradcheck.verify(planted(fn, e), dtype=dtype).ok for e in ERRORS}
         smallest = min((e for e, c in caught.items() if c), default=None)
         missed = max((e for e, c in caught.items() if not c), default=None)
-        print(f"{dtype:9} smallest relative error in dW caught: {smallest:.0e}; largest missed: "
-              f"{missed if missed is None else f'{missed:.0e}'}", flush=True)  # fmt: skip
+        print(
+            f"{dtype:9} smallest relative error in dW caught: {smallest:.0e}; largest missed: "
+            f"{missed if missed is None else f'{missed:.0e}'}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -33,17 +33,27 @@ def main(n: int, seed: int) -> None:
     best: dict = {}
     for i in range(n):
         regime = ("saturated", "exploding", "moderate", "large_logits")[i % 4]
-        D, H, K, T = int(rng.integers(1, 9)), int(rng.integers(1, 17)), int(rng.integers(2, 9)), int(rng.integers(5, 60))
+        D, H, K, T = (
+            int(rng.integers(1, 9)),
+            int(rng.integers(1, 17)),
+            int(rng.integers(2, 9)),
+            int(rng.integers(5, 60)),
+        )
         scales, problem_seed, zero = regime_scales(regime, rng), int(rng.integers(2**31)), bool(rng.integers(2))
         p = build_problem((D, H, K, T), scales, problem_seed, zero_h0=zero)
         full = roundoff_spread(p, FLOAT64)
         if full.states > FLOAT64.ill_conditioned:
             continue
         exact = bptt(p)
-        others = {"biased tanh": biased_tanh_gradients(p, FLOAT64.ulps * EPS),
-                  "JAX": jax_gradients(*as_contract_inputs(p), loss=p.loss)}  # fmt: skip
-        variants = {"whole model": full.grads, "no tanh ulps": roundoff_spread(p, dataclasses.replace(FLOAT64, ulps=0.0)).grads,
-                    "no carried bound": {k: full.own[k] + full.sums[k] for k in full.own}}  # fmt: skip
+        others = {
+            "biased tanh": biased_tanh_gradients(p, FLOAT64.ulps * EPS),
+            "JAX": jax_gradients(*as_contract_inputs(p), loss=p.loss),
+        }
+        variants = {
+            "whole model": full.grads,
+            "no tanh ulps": roundoff_spread(p, dataclasses.replace(FLOAT64, ulps=0.0)).grads,
+            "no carried bound": {k: full.own[k] + full.sums[k] for k in full.own},
+        }
         roundoff._Noise.__call__ = lambda self, shape, coherent=None: call(self, shape, None)
         variants["no coherent runs"] = roundoff_spread(p, FLOAT64).grads
         roundoff._Noise.__call__ = call
@@ -51,7 +61,14 @@ def main(n: int, seed: int) -> None:
             for other, g in others.items():
                 r = max(float(np.max(np.abs(exact[k] - g[k]) / (spread[k] + 1e-300))) for k in GRAD_NAMES)
                 if r > best.get((name, other), (0.0,))[0]:
-                    best[(name, other)] = (r, regime, (D, H, K, T), tuple(round(x, 6) for x in scales), problem_seed, zero)
+                    best[(name, other)] = (
+                        r,
+                        regime,
+                        (D, H, K, T),
+                        tuple(round(x, 6) for x in scales),
+                        problem_seed,
+                        zero,
+                    )
     for (name, other), (r, *where) in sorted(best.items()):
         print(f"{name:18} vs {other:12} worst |difference| / spread {r:7.3f}  at {where}")
 

@@ -64,7 +64,13 @@ def lossFun_adapter(params, xs, ys, h0):
     """gradcheck's contract around lossFun: one-hot xs back to token indices, column vectors."""
     inputs = [int(i) for i in np.argmax(xs, axis=1)]
     loss, dU, dW, dV, db_h, db_y, _ = lossFun(
-        inputs, [int(y) for y in ys], np.asarray(h0)[:, None],
-        params["U"], params["W"], params["V"], params["b_h"][:, None], params["b_y"][:, None],
-    )  # fmt: skip
+        inputs,
+        [int(y) for y in ys],
+        np.asarray(h0)[:, None],
+        params["U"],
+        params["W"],
+        params["V"],
+        params["b_h"][:, None],
+        params["b_y"][:, None],
+    )
     return {"U": dU, "W": dW, "V": dV, "b_h": db_h[:, 0], "b_y": db_y[:, 0], "loss": loss}

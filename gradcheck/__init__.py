@@ -3,8 +3,8 @@
 from .bptt import bptt_gradients, per_step_gradients, series_gradients, truncated_gradients
 from .forward_mode import forward_gradients, jvp
 from .numeric import fd_gradients
-from .oracle import verify
 from .options import Options
+from .oracle import verify
 from .problem import GRAD_NAMES, PARAM_NAMES, GradcheckError, Params, Problem, make_problem
 
 __all__ = [

@@ -19,8 +19,8 @@ import numpy as np
 
 from .bptt import backward_recursion, bptt, direct_state_gradient, output_error, series
 from .compare import compare_grads, directional_check, fd_tolerance, roundoff_tolerance
-from .model import forward
 from .forward_mode import FORWARD_FLOP_LIMIT, forward_sensitivities, jvp_problem
+from .model import forward
 from .numeric import directional_derivative, fd_estimate, naive_central_differences, random_direction
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
 from .strategies import Scales, build_problem
@@ -49,8 +49,10 @@ def best_of(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
 
 
 def _max_error(grads: dict, exact: dict) -> float:
-    return max(float(np.max(np.abs(np.asarray(grads[k]) - exact[k])) / max(np.max(np.abs(exact[k])), 1e-300))
-               for k in GRAD_NAMES)  # fmt: skip
+    return max(
+        float(np.max(np.abs(np.asarray(grads[k]) - exact[k])) / max(np.max(np.abs(exact[k])), 1e-300))
+        for k in GRAD_NAMES
+    )
 
 
 def _flat(problem: Problem) -> np.ndarray:
@@ -82,21 +84,41 @@ def harness_rows(problem: Problem, exact: dict, repeats: int) -> tuple[list[Row]
     t_naive, naive = best_of(lambda: naive_central_differences(loss, problem), max(1, repeats // 3))
     rows.append(Row("naive loop", "full FD, 2P forward passes", t_naive, f"{_max_error(naive, exact):.1e}", "-"))
     t, plain = best_of(lambda: fd_estimate(problem, "central", estimate_error=False), repeats)
-    rows.append(Row("gradcheck", "full FD, central (plain)", t, f"{_max_error(plain.grads, exact):.1e}", "-",
-                    f"{100 * t / t_naive:.1f}% of the naive loop"))  # fmt: skip
+    rows.append(
+        Row(
+            "gradcheck",
+            "full FD, central (plain)",
+            t,
+            f"{_max_error(plain.grads, exact):.1e}",
+            "-",
+            f"{100 * t / t_naive:.1f}% of the naive loop",
+        )
+    )
     t, est = best_of(lambda: fd_estimate(problem, "central"), repeats)
     ok = all(c.ok for c in compare_grads(exact, est.grads, fd_tolerance(problem, est)))
-    rows.append(Row("gradcheck", "full FD, central + per-entry error", t, f"{_max_error(est.grads, exact):.1e}",
-                    "agree" if ok else "DISAGREE", f"{100 * t / t_naive:.1f}% of the naive loop"))  # fmt: skip
+    rows.append(
+        Row(
+            "gradcheck",
+            "full FD, central + per-entry error",
+            t,
+            f"{_max_error(est.grads, exact):.1e}",
+            "agree" if ok else "DISAGREE",
+            f"{100 * t / t_naive:.1f}% of the naive loop",
+        )
+    )
     t, cs = best_of(lambda: fd_estimate(problem, "complex"), repeats)
     ok = all(c.ok for c in compare_grads(exact, cs.grads, fd_tolerance(problem, cs)))
-    rows.append(Row("gradcheck", "full complex step", t, f"{_max_error(cs.grads, exact):.1e}",
-                    "agree" if ok else "DISAGREE"))  # fmt: skip
+    rows.append(
+        Row("gradcheck", "full complex step", t, f"{_max_error(cs.grads, exact):.1e}", "agree" if ok else "DISAGREE")
+    )
     v = random_direction(problem, np.random.default_rng(0))
     t, d = best_of(lambda: directional_derivative(problem, exact, v), repeats)
     rel = abs(d.numeric - d.analytic) / abs(d.analytic)
-    rows.append(Row("gradcheck", "directional (1 random v)", t, f"{rel:.1e}",
-                    "agree" if directional_check(d).ok else "DISAGREE"))  # fmt: skip
+    rows.append(
+        Row(
+            "gradcheck", "directional (1 random v)", t, f"{rel:.1e}", "agree" if directional_check(d).ok else "DISAGREE"
+        )
+    )
     if importlib.util.find_spec("jax") is not None:
         from reference import jax_gradients
 
@@ -108,16 +130,26 @@ def harness_rows(problem: Problem, exact: dict, repeats: int) -> tuple[list[Row]
             return ref, compare_grads(exact, ref, roundoff_tolerance(problem))
 
         t, (ref, checks) = best_of(vs_jax, repeats)
-        rows.append(Row("gradcheck", "vs JAX autodiff (every entry)", t, f"{_max_error(ref, exact):.1e}",
-                        "agree" if all(c.ok for c in checks) else "DISAGREE", "compiled once beforehand"))  # fmt: skip
+        rows.append(
+            Row(
+                "gradcheck",
+                "vs JAX autodiff (every entry)",
+                t,
+                f"{_max_error(ref, exact):.1e}",
+                "agree" if all(c.ok for c in checks) else "DISAGREE",
+                "compiled once beforehand",
+            )
+        )
     return rows, t_naive
 
 
 def torch_rows(problem: Problem, exact: dict, repeats: int) -> list[Row]:
     """torch.autograd.gradcheck, slow (full Jacobian) and fast mode, on the same loss in torch."""
     if importlib.util.find_spec("torch") is None:
-        return [Row("torch.autograd.gradcheck", m, None, "-", "-", "skipped: torch not installed")
-                for m in ("slow (full Jacobian)", "fast_mode=True")]  # fmt: skip
+        return [
+            Row("torch.autograd.gradcheck", m, None, "-", "-", "skipped: torch not installed")
+            for m in ("slow (full Jacobian)", "fast_mode=True")
+        ]
     import torch
 
     shapes = _shapes(problem)
@@ -141,8 +173,16 @@ def torch_rows(problem: Problem, exact: dict, repeats: int) -> list[Row]:
         if not fast:  # its numerical Jacobian, for the accuracy column (computed outside the timing)
             numerical = _torch_numerical_gradient(loss, theta)
             error = f"{_max_error(_as_grads(numerical, problem), exact):.1e}" if numerical is not None else "n/a"
-        rows.append(Row("torch.autograd.gradcheck", mode, t, error, "agree" if ok else "DISAGREE",
-                        f"torch {torch.__version__}, eps 1e-6, atol 1e-5, rtol 1e-3"))  # fmt: skip
+        rows.append(
+            Row(
+                "torch.autograd.gradcheck",
+                mode,
+                t,
+                error,
+                "agree" if ok else "DISAGREE",
+                f"torch {torch.__version__}, eps 1e-6, atol 1e-5, rtol 1e-3",
+            )
+        )
     return rows
 
 
@@ -193,8 +233,16 @@ def jax_rows(problem: Problem, exact: dict, repeats: int) -> list[Row]:
             return False
 
     t, ok = best_of(run, max(1, repeats // 3))
-    return [Row("jax.test_util.check_grads", "order=1, rev (random directions)", t, "-", "agree" if ok else "DISAGREE",
-                f"jax {jax.__version__}; includes tracing, as a user calls it")]  # fmt: skip
+    return [
+        Row(
+            "jax.test_util.check_grads",
+            "order=1, rev (random directions)",
+            t,
+            "-",
+            "agree" if ok else "DISAGREE",
+            f"jax {jax.__version__}; includes tracing, as a user calls it",
+        )
+    ]
 
 
 def scaling_rows(repeats: int, quick: bool) -> list[tuple[int, int, float, float, float, float]]:
@@ -253,8 +301,10 @@ def worker_rows(quick: bool) -> list[tuple[str, float]] | None:
     from .worker import format_request, parse_array
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    source, numpy_example = os.path.join(root, "examples", "c", "worker.c"), os.path.join(root, "examples",
-                                                                                       "numpy_batched.py")  # fmt: skip
+    source, numpy_example = (
+        os.path.join(root, "examples", "c", "worker.c"),
+        os.path.join(root, "examples", "numpy_batched.py"),
+    )
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None or not os.path.exists(source) or not os.path.exists(numpy_example):
         return None
@@ -268,15 +318,20 @@ def worker_rows(quick: bool) -> list[tuple[str, float]] | None:
     params, xs, ys, h0 = case.arguments()
     arrays = [*params.items(), ("xs", xs), ("ys", ys), ("h0", h0)]
     reply = [format_array_line(k, v) for k, v in params.items()]
-    t_format, _ = best_of(lambda: format_request(1, "sequence", {"loss": "sum", "batch_loss": "sum", "dtype": "float64",
-                                                               "flags": ""}, arrays), 20)  # fmt: skip
+    t_format, _ = best_of(
+        lambda: format_request(
+            1, "sequence", {"loss": "sum", "batch_loss": "sum", "dtype": "float64", "flags": ""}, arrays
+        ),
+        20,
+    )
     t_parse, _ = best_of(lambda: [parse_array(line) for line in reply], 20)
     numbers = sum(np.size(a) for _, a in arrays)
-    return [("verify of examples/numpy_batched.py:grads (in process)", t_numpy),
-            ("verify --exec examples/c/worker (built with cc -O2)", t_c),
-            (f"protocol: format one default-size request ({numbers} numbers)", t_format),
-            (f"protocol: parse the gradients of one reply ({sum(np.size(a) for a in params.values())} numbers)",
-             t_parse)]  # fmt: skip
+    return [
+        ("verify of examples/numpy_batched.py:grads (in process)", t_numpy),
+        ("verify --exec examples/c/worker (built with cc -O2)", t_c),
+        (f"protocol: format one default-size request ({numbers} numbers)", t_format),
+        (f"protocol: parse the gradients of one reply ({sum(np.size(a) for a in params.values())} numbers)", t_parse),
+    ]
 
 
 def format_array_line(name: str, a) -> str:
@@ -294,8 +349,8 @@ def compile_count(examples: int = 200) -> int | None:
     import jax
 
     from .implementation import implementation
-    from .oracle import search
     from .options import Options
+    from .oracle import search
 
     count = 0
 
@@ -345,10 +400,14 @@ def run_bench(quick: bool = False) -> str:
     rows += torch_rows(problem, exact, repeats) + jax_rows(problem, exact, repeats)
     slow = next((r.seconds for r in rows if r.what.startswith("slow") and r.seconds), None)
     D, H, K, T = SIZES
-    lines = [f"gradcheck bench on {machine()}", "",
-             f"Gradient checks on one problem, (D, H, K, T) = ({D}, {H}, {K}, {T}), P = {P} entries (U, W, V, b_h, "
-             "b_y, h0), float64. Best of repeated runs. 'error' is the largest |numeric - exact| / max|exact| over "
-             "the parameters (directional: relative error of <grad, v>).", ""]  # fmt: skip
+    lines = [
+        f"gradcheck bench on {machine()}",
+        "",
+        f"Gradient checks on one problem, (D, H, K, T) = ({D}, {H}, {K}, {T}), P = {P} entries (U, W, V, b_h, "
+        "b_y, h0), float64. Best of repeated runs. 'error' is the largest |numeric - exact| / max|exact| over "
+        "the parameters (directional: relative error of <grad, v>).",
+        "",
+    ]
     head = f"  {'tool':26} {'what':38} {'time':>10} {'x faster':>9}  {'error':>8}  {'verdict':8} note"
     lines += [head, "  " + "-" * (len(head) - 2)]
     for r in rows:
@@ -367,9 +426,13 @@ def run_bench(quick: bool = False) -> str:
     lines += ["", "The seed's literal series (O(T^2 H^3), refused beyond bptt.SERIES_FLOP_LIMIT):", ""]
     for T_, H_, t in series_rows(quick):
         lines.append(f"  T={T_:4d} H={H_:4d}: {t:7.2f} s")
-    lines += ["", "Forward mode (the seed's recursion run forward): jvp along one direction, O(T H^2), against the",
-              "forward pass; the full forward sensitivities forward_gradients, O(T H^2 P):", "",
-              f"  {'T':>5} {'H':>5} {'forward':>10} {'jvp':>10} {'jvp/fwd':>8} {'forward_gradients':>18}"]  # fmt: skip
+    lines += [
+        "",
+        "Forward mode (the seed's recursion run forward): jvp along one direction, O(T H^2), against the",
+        "forward pass; the full forward sensitivities forward_gradients, O(T H^2 P):",
+        "",
+        f"  {'T':>5} {'H':>5} {'forward':>10} {'jvp':>10} {'jvp/fwd':>8} {'forward_gradients':>18}",
+    ]
     for T_, H_, tf, tj, tfull in forward_mode_rows(repeats, quick):
         full = f"{tfull:16.3f} s" if tfull is not None else "  (over the limit)"
         lines.append(f"  {T_:5d} {H_:5d} {tf * 1e3:8.2f}ms {tj * 1e3:8.2f}ms {tj / tf:8.2f} {full}")
@@ -382,6 +445,9 @@ def run_bench(quick: bool = False) -> str:
             lines.append(f"  {what:74} {t * 1e3 if t < 0.1 else t:9.3f} {'ms' if t < 0.1 else 's'}")
         lines.append(f"  --exec / in process: {workers[1][1] / workers[0][1]:.2f}")
     count = compile_count(50 if quick else 200)
-    lines += ["", f"JAX compilations in a verify of {50 if quick else 200} random problems with --reference jax, "
-              f"sizes up to 64 and T up to 200: {count if count is not None else 'skipped (no jax)'}"]  # fmt: skip
+    lines += [
+        "",
+        f"JAX compilations in a verify of {50 if quick else 200} random problems with --reference jax, "
+        f"sizes up to 64 and T up to 200: {count if count is not None else 'skipped (no jax)'}",
+    ]
     return "\n".join(lines)

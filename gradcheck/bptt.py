@@ -91,8 +91,13 @@ def bptt(problem: Problem) -> dict:
     fw = forward(problem)
     dq = output_error(problem, fw.log_yhat)
     dp = backward_recursion(direct_state_gradient(problem, dq), fw.hs, problem.params.W)
-    rec = {"W": dp.T @ fw.hs[:-1], "U": dp.T @ problem.xs, "b_h": dp.sum(axis=0), "h0": dp[0] @ problem.params.W,
-           "xs": dp @ problem.params.U}  # fmt: skip
+    rec = {
+        "W": dp.T @ fw.hs[:-1],
+        "U": dp.T @ problem.xs,
+        "b_h": dp.sum(axis=0),
+        "h0": dp[0] @ problem.params.W,
+        "xs": dp @ problem.params.U,
+    }
     return as_dict(problem, dq, fw.hs, rec, problem.weights @ fw.E)
 
 
@@ -115,8 +120,13 @@ def _dh_dtheta(problem: Problem, hs: np.ndarray, t: int, k: int | None) -> dict:
     """
     W, xs = problem.params.W, problem.xs
     H, D = problem.params.U.shape
-    J = {"W": np.zeros((H, H, H)), "U": np.zeros((H, H, D)), "b_h": np.zeros((H, H)), "h0": np.zeros((H, H)),
-         "xs": np.zeros((H, xs.shape[0], D))}  # fmt: skip
+    J = {
+        "W": np.zeros((H, H, H)),
+        "U": np.zeros((H, H, D)),
+        "b_h": np.zeros((H, H)),
+        "h0": np.zeros((H, H)),
+        "xs": np.zeros((H, xs.shape[0], D)),
+    }
     P = np.diag(1.0 - hs[t] ** 2)  # P_t = T^t
     first = 1 if k is None else max(1, t - k + 1)
     for step in range(t, first - 1, -1):
@@ -170,8 +180,13 @@ def truncated(problem: Problem, k: int) -> dict:
     dq = output_error(problem, fw.log_yhat)
     W, xs, hs = problem.params.W, problem.xs, fw.hs
     T, H = xs.shape[0], W.shape[0]
-    rec = {"W": np.zeros((H, H)), "U": np.zeros((H, xs.shape[1])), "b_h": np.zeros(H), "h0": np.zeros(H),
-           "xs": np.zeros(xs.shape)}  # fmt: skip
+    rec = {
+        "W": np.zeros((H, H)),
+        "U": np.zeros((H, xs.shape[1])),
+        "b_h": np.zeros(H),
+        "h0": np.zeros(H),
+        "xs": np.zeros(xs.shape),
+    }
     G = direct_state_gradient(problem, dq)
     for j in range(min(k, T)):
         n = T - j
@@ -242,9 +257,9 @@ __all__ = [
     "direct_state_gradient",
     "output_error",
     "per_step",
-    "series",
-    "truncated",
     "per_step_gradients",
+    "series",
     "series_gradients",
+    "truncated",
     "truncated_gradients",
 ]

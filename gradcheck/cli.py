@@ -104,8 +104,17 @@ def _fuzz(args: argparse.Namespace) -> int:
         check, strat, what, pr = builtin_check(worst), campaign_problems(), "the built-in gradients", FLOAT64
     line = LiveLine(plain_every=10.0)
     try:
-        camp = run_campaign(check, strat, minutes=minutes, examples=args.examples, database=args.database,
-                            progress=line, worst=worst, seed=args.seed, precision=pr)  # fmt: skip
+        camp = run_campaign(
+            check,
+            strat,
+            minutes=minutes,
+            examples=args.examples,
+            database=args.database,
+            progress=line,
+            worst=worst,
+            seed=args.seed,
+            precision=pr,
+        )
     finally:
         line.close()
         if impl is not None:
@@ -113,9 +122,18 @@ def _fuzz(args: argparse.Namespace) -> int:
     replay = shlex.join(["python", "-m", "gradcheck", "fuzz", *_replay_args(args), "--examples", "1"])
     _print(format_summary(camp, what, replay))
     if args.json:
-        _write_json(args.json, {"examples": camp.examples, "seconds": camp.seconds, "worst": camp.worst,
-                                "coverage": dict(camp.coverage), "regimes": dict(camp.regimes),
-                                "not_judged": dict(camp.not_judged), "failure": camp.failure})  # fmt: skip
+        _write_json(
+            args.json,
+            {
+                "examples": camp.examples,
+                "seconds": camp.seconds,
+                "worst": camp.worst,
+                "coverage": dict(camp.coverage),
+                "regimes": dict(camp.regimes),
+                "not_judged": dict(camp.not_judged),
+                "failure": camp.failure,
+            },
+        )
     return EXIT_DISAGREE if camp.failure else EXIT_AGREE
 
 
@@ -130,8 +148,11 @@ def _replay_args(args: argparse.Namespace) -> list[str]:
         if args.batch:
             out += ["--batch", "--batch-loss", args.batch_loss, "--max-batch", str(args.max_batch)]
         out += ["--layer"] * args.layer
-        out += [f"--{k.replace('_', '-')}" for k in ("no_bias", "zero_h0", "one_hot_inputs", "same_io_dim")
-                if getattr(args, k)]  # fmt: skip
+        out += [
+            f"--{k.replace('_', '-')}"
+            for k in ("no_bias", "zero_h0", "one_hot_inputs", "same_io_dim")
+            if getattr(args, k)
+        ]
         for r in args.skip_regime or ():
             out += ["--skip-regime", r]
     return [*out, "--database", args.database]
@@ -248,50 +269,100 @@ def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None
     from .problem import LOSSES
     from .strategies import REGIMES
 
-    p.add_argument("--exec", metavar="CMD", help="judge a worker process in any language instead of a Python "
-                   "TARGET: CMD serves problems over stdin/stdout (docs/worker-protocol.md)")  # fmt: skip
-    p.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT, metavar="S",
-                   help=f"seconds a worker may take per problem (default {DEFAULT_TIMEOUT:g})")  # fmt: skip
+    p.add_argument(
+        "--exec",
+        metavar="CMD",
+        help="judge a worker process in any language instead of a Python "
+        "TARGET: CMD serves problems over stdin/stdout (docs/worker-protocol.md)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds a worker may take per problem (default {DEFAULT_TIMEOUT:g})",
+    )
     c = p.add_argument_group("how the implementation is called (the contract)")
-    c.add_argument("--batch", action="store_true", help="inputs with a leading batch axis: xs (N, T, D), ys (N, T), "
-                   "h0 (N, H); the loss is summed over the N sequences (see --batch-loss)")  # fmt: skip
-    c.add_argument("--batch-loss", choices=BATCH_LOSSES, default="sum",
-                   help="the reduction over the batch: sum (default) or mean (divide by N, as CS231n)")  # fmt: skip
-    c.add_argument("--max-batch", type=_positive_int, default=DEFAULT_MAX_BATCH,
-                   help=f"the largest N drawn with --batch (default {DEFAULT_MAX_BATCH})")  # fmt: skip
-    c.add_argument("--layer", action="store_true", help="the recurrent layer alone: fn(params {U, W, b_h}, xs, h0, "
-                   "dhs) with upstream gradients dhs = dL/dh_t, L = sum_t dhs_t . h_t")  # fmt: skip
+    c.add_argument(
+        "--batch",
+        action="store_true",
+        help="inputs with a leading batch axis: xs (N, T, D), ys (N, T), "
+        "h0 (N, H); the loss is summed over the N sequences (see --batch-loss)",
+    )
+    c.add_argument(
+        "--batch-loss",
+        choices=BATCH_LOSSES,
+        default="sum",
+        help="the reduction over the batch: sum (default) or mean (divide by N, as CS231n)",
+    )
+    c.add_argument(
+        "--max-batch",
+        type=_positive_int,
+        default=DEFAULT_MAX_BATCH,
+        help=f"the largest N drawn with --batch (default {DEFAULT_MAX_BATCH})",
+    )
+    c.add_argument(
+        "--layer",
+        action="store_true",
+        help="the recurrent layer alone: fn(params {U, W, b_h}, xs, h0, "
+        "dhs) with upstream gradients dhs = dL/dh_t, L = sum_t dhs_t . h_t",
+    )
     g = p.add_argument_group("what the implementation computes")
-    g.add_argument("--loss", choices=LOSSES, default="sum",
-                   help="E = sum_t E_t (default), its mean over t, or the last step's E_T only (many-to-one)")  # fmt: skip
+    g.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default="sum",
+        help="E = sum_t E_t (default), its mean over t, or the last step's E_T only (many-to-one)",
+    )
     g.add_argument("--no-bias", action="store_true", help="b_h = b_y = 0, and their gradients are not compared")
     g.add_argument("--zero-h0", action="store_true", help="h0 = 0 always (for code that hard-codes it)")
-    g.add_argument("--one-hot-inputs", action="store_true",
-                   help="every x_t one-hot (for code that takes token indices)")  # fmt: skip
+    g.add_argument(
+        "--one-hot-inputs", action="store_true", help="every x_t one-hot (for code that takes token indices)"
+    )
     g.add_argument("--same-io-dim", action="store_true", help="D == K (for code with one vocabulary size)")
-    g.add_argument("--dtype", choices=tuple(PRECISIONS), default="float64",
-                   help="the precision the implementation computes in; tolerances, ranges and the problems follow it "
-                   "(the arrays passed in are float64 holding numbers exactly representable in it)")  # fmt: skip
+    g.add_argument(
+        "--dtype",
+        choices=tuple(PRECISIONS),
+        default="float64",
+        help="the precision the implementation computes in; tolerances, ranges and the problems follow it "
+        "(the arrays passed in are float64 holding numbers exactly representable in it)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the full report as JSON to FILE")
     if not search:
         p.set_defaults(skip_regime=None, reference="bptt")
         return
     s = p.add_argument_group("the search")
-    s.add_argument("--examples", type=_positive_int, default=DEFAULT_EXAMPLES,
-                   help=f"random problems to try (default {DEFAULT_EXAMPLES}; then a fixed set, one per regime)")  # fmt: skip
+    s.add_argument(
+        "--examples",
+        type=_positive_int,
+        default=DEFAULT_EXAMPLES,
+        help=f"random problems to try (default {DEFAULT_EXAMPLES}; then a fixed set, one per regime)",
+    )
     s.add_argument("--seed", type=int, default=0, help="seed of the random search (default 0: reproducible)")
-    s.add_argument("--reference", choices=REFERENCES, default="bptt",
-                   help="the reference gradients: gradcheck's recursion (default) or JAX autodiff")  # fmt: skip
+    s.add_argument(
+        "--reference",
+        choices=REFERENCES,
+        default="bptt",
+        help="the reference gradients: gradcheck's recursion (default) or JAX autodiff",
+    )
     s.add_argument("--max-size", type=_positive_int, default=16, help="largest D, H, K (default 16)")
     s.add_argument("--max-steps", type=_positive_int, default=50, help="largest T (default 50)")
-    s.add_argument("--skip-regime", action="append", choices=[str(r) for r in REGIMES], metavar="REGIME",
-                   help="leave a regime out of the search and the coverage set (repeatable): "
-                   + ", ".join(map(str, REGIMES)))  # fmt: skip
+    s.add_argument(
+        "--skip-regime",
+        action="append",
+        choices=[str(r) for r in REGIMES],
+        metavar="REGIME",
+        help="leave a regime out of the search and the coverage set (repeatable): " + ", ".join(map(str, REGIMES)),
+    )
 
 
 def _target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", metavar="TARGET", nargs="?",
-                   help="package.module:function or path/to/file.py:function (or give --exec CMD)")  # fmt: skip
+    p.add_argument(
+        "target",
+        metavar="TARGET",
+        nargs="?",
+        help="package.module:function or path/to/file.py:function (or give --exec CMD)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,70 +374,91 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a --debug given before the command is not reset by the command's own default
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks instead of one-line errors")  # fmt: skip
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks instead of one-line errors"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("report", parents=[common],
-                       help="check the built-in gradients against JAX and finite differences on a sweep of problems",
-                       description="Check the hand-derived gradients (recursion, the seed's series, forward mode) "
-                       "against JAX autodiff, central finite differences and the complex step on a fixed sweep of "
-                       "problems (every regime). Prints, per parameter, the worst error over the sweep in units of "
-                       "its tolerance.")  # fmt: skip
+    p = sub.add_parser(
+        "report",
+        parents=[common],
+        help="check the built-in gradients against JAX and finite differences on a sweep of problems",
+        description="Check the hand-derived gradients (recursion, the seed's series, forward mode) "
+        "against JAX autodiff, central finite differences and the complex step on a fixed sweep of "
+        "problems (every regime). Prints, per parameter, the worst error over the sweep in units of "
+        "its tolerance.",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
     p.set_defaults(run=_report)
 
-    p = sub.add_parser("verify", parents=[common],
-                       help="judge another implementation's gradients (TARGET, or --exec CMD)",
-                       description="Call the implementation on random problems across every regime (sizes, "
-                       "saturation, large logits, large gradients, h0 zero and not), scaled to its precision, and "
-                       "compare each returned gradient (and 'loss', 'h0' when returned) with gradcheck's reference. "
-                       "On a failure, print the smallest failing problem and the clearest one, and name known "
-                       "mistakes it matches.",
-                       epilog="Exit codes: 0 agrees, 1 disagrees (or the implementation raises, returns a wrong "
-                       "shape, NaN, modifies its inputs, hangs or crashes), 2 usage error, 3 internal error.")  # fmt: skip
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="judge another implementation's gradients (TARGET, or --exec CMD)",
+        description="Call the implementation on random problems across every regime (sizes, "
+        "saturation, large logits, large gradients, h0 zero and not), scaled to its precision, and "
+        "compare each returned gradient (and 'loss', 'h0' when returned) with gradcheck's reference. "
+        "On a failure, print the smallest failing problem and the clearest one, and name known "
+        "mistakes it matches.",
+        epilog="Exit codes: 0 agrees, 1 disagrees (or the implementation raises, returns a wrong "
+        "shape, NaN, modifies its inputs, hangs or crashes), 2 usage error, 3 internal error.",
+    )
     _target(p)
     _add_target_options(p)
-    p.add_argument("--plot", metavar="FILE.png", help="on a failure, draw per-parameter error maps to FILE.png "
-                   "(needs matplotlib)")  # fmt: skip
+    p.add_argument(
+        "--plot", metavar="FILE.png", help="on a failure, draw per-parameter error maps to FILE.png (needs matplotlib)"
+    )
     p.set_defaults(run=_verify)
 
-    p = sub.add_parser("taylor", parents=[common],
-                       help="the Taylor remainder test: is the implementation's gradient that of its own loss?",
-                       description="For random directions v and steps eps = eps0 / 2^k, compare the "
-                       "implementation's own loss E(theta + eps v) with E(theta) + eps g.v: the remainder r1 "
-                       "converges at rate 2 when g is the gradient of E, at rate 1 when it is not. No step to "
-                       "choose: the rates are read where r1 stands above round-off. Judges any loss (an L2 "
-                       "penalty, label smoothing) for self-consistency; verify remains the check for the seed's "
-                       "model. The implementation must return 'loss'.",
-                       epilog="Exit codes: 0 consistent, 1 inconsistent, 2 usage error, 3 internal error.")  # fmt: skip
+    p = sub.add_parser(
+        "taylor",
+        parents=[common],
+        help="the Taylor remainder test: is the implementation's gradient that of its own loss?",
+        description="For random directions v and steps eps = eps0 / 2^k, compare the "
+        "implementation's own loss E(theta + eps v) with E(theta) + eps g.v: the remainder r1 "
+        "converges at rate 2 when g is the gradient of E, at rate 1 when it is not. No step to "
+        "choose: the rates are read where r1 stands above round-off. Judges any loss (an L2 "
+        "penalty, label smoothing) for self-consistency; verify remains the check for the seed's "
+        "model. The implementation must return 'loss'.",
+        epilog="Exit codes: 0 consistent, 1 inconsistent, 2 usage error, 3 internal error.",
+    )
     _target(p)
     _add_target_options(p)
     p.add_argument("--directions", type=_positive_int, default=3, help="random directions v (default 3)")
     p.set_defaults(run=_taylor)
 
-    p = sub.add_parser("plot", parents=[common],
-                       help="draw a picture: FD error against step size, or the seed's series term by term",
-                       description="steps: finite-difference error against the step h for each parameter. "
-                       "timesteps: the size of each term of the seed's series for dE_t/dW against t - k, for "
-                       "several scales of W. Needs matplotlib (pip install 'gradcheck-rnn[plot]').")  # fmt: skip
+    p = sub.add_parser(
+        "plot",
+        parents=[common],
+        help="draw a picture: FD error against step size, or the seed's series term by term",
+        description="steps: finite-difference error against the step h for each parameter. "
+        "timesteps: the size of each term of the seed's series for dE_t/dW against t - k, for "
+        "several scales of W. Needs matplotlib (pip install 'gradcheck-rnn[plot]').",
+    )
     p.add_argument("picture", choices=("steps", "timesteps"))
     p.add_argument("--out", metavar="FILE.png", required=True, help="where to write the PNG")
     p.set_defaults(run=_plot)
 
-    p = sub.add_parser("fuzz", parents=[common],
-                       help="a long Hypothesis campaign: the built-in gradients, or a TARGET / --exec (as verify)",
-                       description="Fuzz the built-in gradients (recursion, series, forward mode, truncation, finite "
-                       "differences, JAX; sizes up to H = 128 and T = 200 across every regime) or an implementation "
-                       "with verify's comparison, for --minutes or --examples (default: 10 minutes). Failures are "
-                       "shrunk and saved in an example database, which replays them first next time.",
-                       epilog="Exit codes: 0 no failure, 1 a failure (shrunk example and replay command printed), "
-                       "2 usage error, 3 internal error.")  # fmt: skip
+    p = sub.add_parser(
+        "fuzz",
+        parents=[common],
+        help="a long Hypothesis campaign: the built-in gradients, or a TARGET / --exec (as verify)",
+        description="Fuzz the built-in gradients (recursion, series, forward mode, truncation, finite "
+        "differences, JAX; sizes up to H = 128 and T = 200 across every regime) or an implementation "
+        "with verify's comparison, for --minutes or --examples (default: 10 minutes). Failures are "
+        "shrunk and saved in an example database, which replays them first next time.",
+        epilog="Exit codes: 0 no failure, 1 a failure (shrunk example and replay command printed), "
+        "2 usage error, 3 internal error.",
+    )
     _target(p)
     p.add_argument("--minutes", type=float, help="run for this long (default 10 when --examples is not given)")
-    p.add_argument("--database", metavar="DIR", default=DEFAULT_DATABASE,
-                   help=f"the example database directory (default {DEFAULT_DATABASE}; share one between machines)")  # fmt: skip
+    p.add_argument(
+        "--database",
+        metavar="DIR",
+        default=DEFAULT_DATABASE,
+        help=f"the example database directory (default {DEFAULT_DATABASE}; share one between machines)",
+    )
     _add_target_options(p)
     for action in p._actions:  # fuzz's budget and seed mean something else than verify's
         if action.dest == "examples":
@@ -375,32 +467,50 @@ def build_parser() -> argparse.ArgumentParser:
             action.help = "seed the batches (default: a fresh random draw every run; a seed turns off replay)"
     p.set_defaults(run=_fuzz, examples=None, seed=None)
 
-    p = sub.add_parser("bench", parents=[common],
-                       help="time this harness against torch.autograd.gradcheck and jax.test_util.check_grads",
-                       description="Full-Jacobian and directional gradient checks on one (16, 32, 16, 20) RNN with "
-                       "this harness, torch.autograd.gradcheck and jax.test_util.check_grads, in one run; then the "
-                       "scaling of the recursion, forward mode and the seed's series, and JAX compilation counts.")  # fmt: skip
+    p = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="time this harness against torch.autograd.gradcheck and jax.test_util.check_grads",
+        description="Full-Jacobian and directional gradient checks on one (16, 32, 16, 20) RNN with "
+        "this harness, torch.autograd.gradcheck and jax.test_util.check_grads, in one run; then the "
+        "scaling of the recursion, forward mode and the seed's series, and JAX compilation counts.",
+    )
     p.add_argument("--quick", action="store_true", help="fewer repeats and sizes (about a minute)")
     p.set_defaults(run=_bench)
 
-    p = sub.add_parser("golden", parents=[common],
-                       help="golden vectors: export a corpus, or check an implementation against one",
-                       description="Golden vectors: a versioned corpus of problems with reference losses, gradients "
-                       "and per-entry tolerances, as .npz files (no pickle) with a JSON manifest (sha256 per file).")  # fmt: skip
+    p = sub.add_parser(
+        "golden",
+        parents=[common],
+        help="golden vectors: export a corpus, or check an implementation against one",
+        description="Golden vectors: a versioned corpus of problems with reference losses, gradients "
+        "and per-entry tolerances, as .npz files (no pickle) with a JSON manifest (sha256 per file).",
+    )
     gsub = p.add_subparsers(dest="golden_command", metavar="ACTION", required=True)
-    g = gsub.add_parser("export", parents=[common], help="write a corpus to DIR",
-                        description="Write case_NNN.npz files, manifest.json and README.md to DIR.")  # fmt: skip
+    g = gsub.add_parser(
+        "export",
+        parents=[common],
+        help="write a corpus to DIR",
+        description="Write case_NNN.npz files, manifest.json and README.md to DIR.",
+    )
     g.add_argument("dir", metavar="DIR")
-    g.add_argument("--cases", type=_positive_int, default=96,
-                   help="how many cases (default 96: every regime x loss, flags cycling through all 16 combinations)")  # fmt: skip
+    g.add_argument(
+        "--cases",
+        type=_positive_int,
+        default=96,
+        help="how many cases (default 96: every regime x loss, flags cycling through all 16 combinations)",
+    )
     g.add_argument("--seed", type=int, default=0, help="seed of the corpus (default 0)")
     g.add_argument("--force", action="store_true", help="write into a non-empty DIR")
     g.set_defaults(run=_golden_export)
-    g = gsub.add_parser("check", parents=[common], help="check a TARGET (or --exec CMD) against the corpus in DIR",
-                        description="Verify every file of the corpus against its sha256, then run the implementation "
-                        "on every case that fits its options (loss, flags) and compare with the stored reference "
-                        "and tolerances. A missing, damaged or altered file is a usage error (exit 2).",
-                        epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error, 3 internal error.")  # fmt: skip
+    g = gsub.add_parser(
+        "check",
+        parents=[common],
+        help="check a TARGET (or --exec CMD) against the corpus in DIR",
+        description="Verify every file of the corpus against its sha256, then run the implementation "
+        "on every case that fits its options (loss, flags) and compare with the stored reference "
+        "and tolerances. A missing, damaged or altered file is a usage error (exit 2).",
+        epilog="Exit codes: 0 agrees, 1 disagrees, 2 usage error, 3 internal error.",
+    )
     g.add_argument("dir", metavar="DIR")
     _target(g)
     _add_target_options(g, search=False)

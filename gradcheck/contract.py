@@ -106,8 +106,17 @@ class Case:
         return Case(tuple(problems), self.contract, self.batch_mean)
 
 
-SHAPE_NAMES = {"U": "(H, D)", "W": "(H, H)", "V": "(K, H)", "b_h": "(H,)", "b_y": "(K,)", "loss": "()",
-               "h0": "(H,)", "xs": "(T, D)", "hs": "(T, H)"}  # fmt: skip
+SHAPE_NAMES = {
+    "U": "(H, D)",
+    "W": "(H, H)",
+    "V": "(K, H)",
+    "b_h": "(H,)",
+    "b_y": "(K,)",
+    "loss": "()",
+    "h0": "(H,)",
+    "xs": "(T, D)",
+    "hs": "(T, H)",
+}
 
 
 def combine(case: Case, per: list[Mapping[str, Any]], hs: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -180,7 +189,9 @@ def read_result(out: Any, case: Case) -> tuple[dict[str, np.ndarray], str, str, 
             hint = " (transposed?)" if a.shape == expected[::-1] and len(expected) == 2 else ""
             n = f" N={case.n}" if contract.batch else ""
             what = SHAPE_NAMES[k] if not (contract.batch and k in ("h0", "xs", "hs")) else "(N, " + SHAPE_NAMES[k][1:]
-            message = f"{k}: shape {a.shape} returned, expected {expected} = {what} with D={D} H={H} K={K} T={T}{n}{hint}"
+            message = (
+                f"{k}: shape {a.shape} returned, expected {expected} = {what} with D={D} H={H} K={K} T={T}{n}{hint}"
+            )
             return arrays, "shape", k, message
     return arrays, "", "", ""
 

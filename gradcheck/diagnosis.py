@@ -55,8 +55,9 @@ def summarize(report: Report, evidence: Evidence) -> None:
     """Coverage, problems not judged (and why), the worst error/tol per array, repeated calls."""
     found, pr = report.search, report.options.precision
     seen = [o for o in found.seen if o.reference is not None] if found else []
-    report.not_judged = {j.value: sum(o.judgement is j for o in seen) for j in (Judgement.ILL_CONDITIONED,
-                                                                                  Judgement.OUT_OF_RANGE)}  # fmt: skip
+    report.not_judged = {
+        j.value: sum(o.judgement is j for o in seen) for j in (Judgement.ILL_CONDITIONED, Judgement.OUT_OF_RANGE)
+    }
     for o in seen:
         for c in o.checks:
             report.worst[c.name] = max(report.worst.get(c.name, 0.0), c.ratio)
@@ -64,9 +65,14 @@ def summarize(report: Report, evidence: Evidence) -> None:
         report.coverage = _coverage(seen, pr)
     if evidence.repeats:
         r = evidence.repeats
-        state = ("identical" if all(x.identical for x in r) else
-                 f"different at round-off level (worst {max(x.ratio for x in r):.2g} of the tolerance): the code is "
-                 "nondeterministic at round-off level" if all(x.ratio <= 1 for x in r) else "DIFFERENT")  # fmt: skip
+        state = (
+            "identical"
+            if all(x.identical for x in r)
+            else f"different at round-off level (worst {max(x.ratio for x in r):.2g} of the tolerance): the code is "
+            "nondeterministic at round-off level"
+            if all(x.ratio <= 1 for x in r)
+            else "DIFFERENT"
+        )
         failing = found is not None and found.final is not None
         roles = ["the failing problem" if failing and x.case is found.final.case else "the first problem" for x in r]
         report.repeats = f"{' and '.join(dict.fromkeys(roles))}, called twice: {state}"
@@ -170,8 +176,13 @@ def _variant(case: Case, fn) -> dict:
 
 # Mistakes in the recursion itself, which per-step localisation can place; after any other
 # finding (a loss, a scale, the batch) the per-step differences would only restate it.
-LOCALISED = {Mistake.TRUNCATED, Mistake.NO_RECURRENT_TERM, Mistake.W_NOT_TRANSPOSED, Mistake.NO_TANH_DERIVATIVE,
-             Mistake.H_T_FOR_H_PREV}  # fmt: skip
+LOCALISED = {
+    Mistake.TRUNCATED,
+    Mistake.NO_RECURRENT_TERM,
+    Mistake.W_NOT_TRANSPOSED,
+    Mistake.NO_TANH_DERIVATIVE,
+    Mistake.H_T_FOR_H_PREV,
+}
 
 
 def _explanations(o: Outcome, opts) -> list[tuple[Mistake, str]]:
@@ -199,8 +210,13 @@ def _lower_precision(o: Outcome, opts) -> list[tuple[Mistake, str]]:
         rounded = o.case.with_problems(tuple(round_problem(p, pr) for p in o.case.problems))
         candidate = combine(rounded, [in_precision(p, pr) for p in rounded.problems])
         if _matches(o.result, candidate, tolerance(rounded, pr).tol):
-            return [(Mistake.LOWER_PRECISION, f"the arithmetic is {name} (the result is right to {name} precision "
-                                              f"only); if that is intended, run with --dtype {name}")]  # fmt: skip
+            return [
+                (
+                    Mistake.LOWER_PRECISION,
+                    f"the arithmetic is {name} (the result is right to {name} precision "
+                    f"only); if that is intended, run with --dtype {name}",
+                )
+            ]
     return []
 
 
@@ -221,15 +237,28 @@ def _gradient_explanations(o: Outcome, opts, failing: set[str]) -> list[tuple[Mi
         for other in ("sum", "mean", "last"):
             if other == opts.loss:
                 continue
-            alt = case.with_problems(tuple(p._replace(weights=loss_weights(other, T), loss=other) for p in case.problems))
+            alt = case.with_problems(
+                tuple(p._replace(weights=loss_weights(other, T), loss=other) for p in case.problems)
+            )
             if matches(_variant(alt, bptt)):
                 why = "divided by T: " if (other, opts.loss) == ("mean", "sum") else ""
-                found.append((Mistake.OTHER_LOSS, f"the gradients are {why}those of the {other!r} loss, not "
-                                                  f"{opts.loss!r} (use --loss {other})", every))  # fmt: skip
+                found.append(
+                    (
+                        Mistake.OTHER_LOSS,
+                        f"the gradients are {why}those of the {other!r} loss, not {opts.loss!r} (use --loss {other})",
+                        every,
+                    )
+                )
     for k in range(1 if Mistake.NO_RECURRENT_TERM not in {f[0] for f in found} else 2, T):
         if matches(_variant(case, lambda p, k=k: truncated(p, k))):
-            found.append((Mistake.TRUNCATED, f"truncated BPTT: the series is cut after k = {k} terms per step "
-                                             f"(WildML-style bptt_truncate = {k - 1})", every))  # fmt: skip
+            found.append(
+                (
+                    Mistake.TRUNCATED,
+                    f"truncated BPTT: the series is cut after k = {k} terms per step "
+                    f"(WildML-style bptt_truncate = {k - 1})",
+                    every,
+                )
+            )
             break
     found += _scalings(res, ref, tol, case, failing)
     found += _batch_mistakes(res, ref, tol, case)
@@ -262,8 +291,13 @@ def _scalings(res: dict, ref: dict, tol: dict, case: Case, failing: set[str]) ->
         c = next(iter(factors.values()))
         if abs(c * T - 1) < 1e-9 or (case.contract.batch and N > 1 and min(abs(c * N - 1), abs(c / N - 1)) < 1e-9):
             return []  # the mean-loss and batch-scale diagnoses say it better
-        return [(Mistake.SCALED_ALL, f"every gradient is the reference times {c:.10g} (global-norm clipping, or a "
-                                     "stray factor)", set(res))]  # fmt: skip
+        return [
+            (
+                Mistake.SCALED_ALL,
+                f"every gradient is the reference times {c:.10g} (global-norm clipping, or a stray factor)",
+                set(res),
+            )
+        ]
     out = []
     for k, c in factors.items():
         if k not in failing:
@@ -283,8 +317,13 @@ def _batch_mistakes(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[M
         alone = combine(case.with_problems((case.problems[n],)), [bptt(case.problems[n])])
         alone = {k: case.weight * v for k, v in alone.items()} if case.batch_mean else alone
         if _matches(res, alone, tol, params):
-            out.append((Mistake.BATCH_ONE_SEQUENCE, f"the parameter gradients are those of sequence {n} alone, "
-                                                    f"not of the whole batch of {N}", set(params)))  # fmt: skip
+            out.append(
+                (
+                    Mistake.BATCH_ONE_SEQUENCE,
+                    f"the parameter gradients are those of sequence {n} alone, not of the whole batch of {N}",
+                    set(params),
+                )
+            )
             break
     scaled = {k: c for k in params for c in (N, 1 / N) if compare_array(k, res[k], c * ref[k], tol[k]).ok}
     if scaled:
@@ -294,17 +333,35 @@ def _batch_mistakes(res: dict, ref: dict, tol: dict, case: Case) -> list[tuple[M
             what += f" in {', '.join(scaled)} only (the other gradients are right)"
         out.append((Mistake.BATCH_SCALE, f"{what}: N = {N}", set(scaled)))
     mixed = batch_mixed(case.problems, case.weight)
-    wrong_mixed = [k for k in ("W", "U", "V") if k in res and k in mixed and compare_array(k, res[k], mixed[k], tol[k]).ok
-                   and not compare_array(k, res[k], ref[k], tol[k]).ok]  # fmt: skip
+    wrong_mixed = [
+        k
+        for k in ("W", "U", "V")
+        if k in res
+        and k in mixed
+        and compare_array(k, res[k], mixed[k], tol[k]).ok
+        and not compare_array(k, res[k], ref[k], tol[k]).ok
+    ]
     if wrong_mixed:
-        out.append((Mistake.BATCH_MIXED, f"sequences are mixed up: d{wrong_mixed[0]} sums over the batch before "
-                                         "the outer product (sum_t (sum_n dp_n,t)(sum_n h_n,t-1)^T), so one "
-                                         "sequence's states enter another's gradient", set(wrong_mixed)))  # fmt: skip
+        out.append(
+            (
+                Mistake.BATCH_MIXED,
+                f"sequences are mixed up: d{wrong_mixed[0]} sums over the batch before "
+                "the outer product (sum_t (sum_n dp_n,t)(sum_n h_n,t-1)^T), so one "
+                "sequence's states enter another's gradient",
+                set(wrong_mixed),
+            )
+        )
     if "h0" in res and res["h0"].ndim == 2:
         total = ref["h0"].sum(axis=0)
         if compare_array("h0", res["h0"], np.broadcast_to(total, ref["h0"].shape), tol["h0"] * N).ok:
-            out.append((Mistake.H0_SUMMED, "the h0 gradient is summed over the batch (every row is the sum): each "
-                                           "sequence has its own h0, and its own gradient", {"h0"}))  # fmt: skip
+            out.append(
+                (
+                    Mistake.H0_SUMMED,
+                    "the h0 gradient is summed over the batch (every row is the sum): each "
+                    "sequence has its own h0, and its own gradient",
+                    {"h0"},
+                )
+            )
     return out
 
 
@@ -325,8 +382,10 @@ def _forward_pass(o: Outcome) -> list[str]:
     check = next((c for c in o.checks if c.name == "loss"), None)
     if check is None or check.ok:
         return []
-    words = [f"the forward pass (the loss) is not the model's: loss {check.actual:.10g}, reference "
-             f"{check.reference:.10g}; fix the loss before the gradients"]  # fmt: skip
+    words = [
+        f"the forward pass (the loss) is not the model's: loss {check.actual:.10g}, reference "
+        f"{check.reference:.10g}; fix the loss before the gradients"
+    ]
     got, tol = float(o.result["loss"]), float(o.tolerance["loss"])
     for name, fn in FORWARD_VARIANTS.items():
         value = o.case.weight * sum(fn(p) for p in o.case.problems)
@@ -343,9 +402,11 @@ def _naive_softmax(o: Outcome, evidence: Evidence, opts) -> list[str]:
     no_large = next((p for p in evidence.probes if p.without == "no large logits"), None)
     if top <= pr.exp_overflow or (no_large is not None and no_large.failed):
         return []
-    return [f"softmax is computed without the max shift: exp(q) overflows above {pr.exp_overflow:.1f} in "
-            f"{pr} (this problem's logits reach {top:.4g}); subtract max_k q_k before exp, or run with "
-            "--skip-regime large_logits to judge the rest"]  # fmt: skip
+    return [
+        f"softmax is computed without the max shift: exp(q) overflows above {pr.exp_overflow:.1f} in "
+        f"{pr} (this problem's logits reach {top:.4g}); subtract max_k q_k before exp, or run with "
+        "--skip-regime large_logits to judge the rest"
+    ]
 
 
 def _repeat_findings(o: Outcome, evidence: Evidence) -> list[str]:
@@ -356,10 +417,14 @@ def _repeat_findings(o: Outcome, evidence: Evidence) -> list[str]:
     keys = [k for k in r.first if k in r.second and k not in ("loss", "hs")]
     added = {k: r.second[k] - r.first[k] for k in keys}
     if keys and _matches(added, o.reference, {k: 2 * o.tolerance[k] for k in keys}, keys):
-        return ["the second result is the first plus a new one: gradients accumulate between calls (they are not "
-                "reset, e.g. a forgotten zero_grad() or accumulators kept from call to call)"]
-    return ["the results change from call to call beyond round-off (random noise, uninitialised memory, or "
-            "state kept between calls)"]
+        return [
+            "the second result is the first plus a new one: gradients accumulate between calls (they are not "
+            "reset, e.g. a forgotten zero_grad() or accumulators kept from call to call)"
+        ]
+    return [
+        "the results change from call to call beyond round-off (random noise, uninitialised memory, or "
+        "state kept between calls)"
+    ]
 
 
 def _patterns(o: Outcome) -> list[str]:
@@ -381,8 +446,10 @@ def _patterns(o: Outcome) -> list[str]:
 def _per_step(evidence: Evidence, opts) -> list[str]:
     """Per-step localisation from the failing case's prefixes: dE_t/dθ = g(t) - g(t - 1)."""
     if opts.loss != "sum":
-        return [f"per-step localisation needs the sum loss (dE_t/dθ as differences of prefixes); not with --loss "
-                f"{opts.loss}"]  # fmt: skip
+        return [
+            f"per-step localisation needs the sum loss (dE_t/dθ as differences of prefixes); not with --loss "
+            f"{opts.loss}"
+        ]
     pre = evidence.prefixes
     if not pre or any(o.result is None or o.reference is None for o in pre):
         return []
@@ -391,10 +458,16 @@ def _per_step(evidence: Evidence, opts) -> list[str]:
     first = None
     for t in range(1, len(pre) + 1):
         now, before = pre[t - 1], (pre[t - 2] if t > 1 else None)
-        diff = [k for k in keys if not compare_array(
-            k, now.result[k] - (before.result[k] if before else zero[k]),
-            now.reference[k] - (before.reference[k] if before else zero[k]),
-            now.tolerance[k] + (before.tolerance[k] if before else zero[k])).ok]  # fmt: skip
+        diff = [
+            k
+            for k in keys
+            if not compare_array(
+                k,
+                now.result[k] - (before.result[k] if before else zero[k]),
+                now.reference[k] - (before.reference[k] if before else zero[k]),
+                now.tolerance[k] + (before.tolerance[k] if before else zero[k]),
+            ).ok
+        ]
         if diff:
             first = (t, diff)
             break
@@ -402,8 +475,10 @@ def _per_step(evidence: Evidence, opts) -> list[str]:
         return []
     t0, diff = first
     if t0 == 1:
-        return [f"per step: dE_1/d{diff[0]} already differs, so the mistake is in every step's own terms, not in "
-                "the back-propagation through time (per-step localisation does not narrow it further)"]  # fmt: skip
+        return [
+            f"per step: dE_1/d{diff[0]} already differs, so the mistake is in every step's own terms, not in "
+            "the back-propagation through time (per-step localisation does not narrow it further)"
+        ]
     recurrent = [k for k in diff if k in ("W", "U", "b_h")]
     if not recurrent:
         return [f"per step: dE_t/d{diff[0]} agrees for t <= {t0 - 1} and differs from t = {t0}"]
@@ -414,10 +489,14 @@ def _per_step(evidence: Evidence, opts) -> list[str]:
     for lag in range(1, t0):
         cut = lambda c, lag=lag: combine(c, [truncated(p, lag) for p in c.problems])[k]
         if compare_array(k, got, cut(now.case) - cut(before.case), tol).ok:
-            return [f"per step: dE_t/d{k} agrees for t <= {t0 - 1}; from t = {t0} contributions from {lag} or more "
-                    f"step{'s' * (lag > 1)} back are missing"]  # fmt: skip
-    return [f"per step: dE_t/d{k} agrees for t <= {t0 - 1}; from t = {t0} it differs: contributions from "
-            f"{t0 - 1} step{'s' * (t0 > 2)} back (first reached at t = {t0}) are wrong"]  # fmt: skip
+            return [
+                f"per step: dE_t/d{k} agrees for t <= {t0 - 1}; from t = {t0} contributions from {lag} or more "
+                f"step{'s' * (lag > 1)} back are missing"
+            ]
+    return [
+        f"per step: dE_t/d{k} agrees for t <= {t0 - 1}; from t = {t0} it differs: contributions from "
+        f"{t0 - 1} step{'s' * (t0 > 2)} back (first reached at t = {t0}) are wrong"
+    ]
 
 
 def probe_chance(baseline: ProbeResult, probe: ProbeResult) -> float:
@@ -436,6 +515,8 @@ def _probe_notes(evidence: Evidence) -> list[str]:
     for p in evidence.probes:
         chance = probe_chance(base, p)
         if chance <= PROBE_EVIDENCE:
-            out.append(f"it passes all {p.run} problems with {p.without}, while {base.failed} of {base.run} failed "
-                       f"without that restriction: the failure needs {p.condition} (chance {chance:.1g} otherwise)")  # fmt: skip
+            out.append(
+                f"it passes all {p.run} problems with {p.without}, while {base.failed} of {base.run} failed "
+                f"without that restriction: the failure needs {p.condition} (chance {chance:.1g} otherwise)"
+            )
     return out

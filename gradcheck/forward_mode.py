@@ -46,9 +46,17 @@ def jvp_problem(problem: Problem, tangents: Mapping[str, np.ndarray]) -> float:
     fw = forward(problem)
     dq = _output_error(problem, fw)
     (U, W, V, b_h, b_y), hs, xs = problem.params, fw.hs, problem.xs
-    v = {k: np.broadcast_to(np.asarray(tangents.get(k, 0.0), dtype=np.float64), shape)
-         for k, shape in (("U", U.shape), ("W", W.shape), ("V", V.shape), ("b_h", b_h.shape), ("b_y", b_y.shape),
-                          ("h0", problem.h0.shape))}  # fmt: skip
+    v = {
+        k: np.broadcast_to(np.asarray(tangents.get(k, 0.0), dtype=np.float64), shape)
+        for k, shape in (
+            ("U", U.shape),
+            ("W", W.shape),
+            ("V", V.shape),
+            ("b_h", b_h.shape),
+            ("b_y", b_y.shape),
+            ("h0", problem.h0.shape),
+        )
+    }
     direct = xs @ v["U"].T + hs[:-1] @ v["W"].T + v["b_h"]  # v_U x_t + v_W h_{t-1} + v_b for every t
     deriv = 1.0 - hs[1:] ** 2
     s = np.empty_like(direct)
@@ -62,7 +70,9 @@ def jvp_problem(problem: Problem, tangents: Mapping[str, np.ndarray]) -> float:
     return total
 
 
-def jvp(params: Mapping[str, Any], xs: Any, ys: Any, h0: Any, tangents: Mapping[str, Any], *, loss: str = "sum") -> float:
+def jvp(
+    params: Mapping[str, Any], xs: Any, ys: Any, h0: Any, tangents: Mapping[str, Any], *, loss: str = "sum"
+) -> float:
     """dE . v by forward mode, O(T H^2) (contract form, as `bptt_gradients`).
 
     tangents: a direction v as a dict like params ({"U", "W", "V", "b_h", "b_y"}, arrays of the
@@ -92,7 +102,7 @@ def forward_sensitivities(problem: Problem) -> dict:
     every x_t as well; it is taken as U^T applied to the forward-mode dE/dp_t, the sensitivity of
     E to p_t (the b_h columns, one step at a time).
     """
-    D, H, K, T = problem.sizes
+    D, H, _K, T = problem.sizes
     P = H * H + H * D + 2 * H
     if 2 * T * H * H * P > FORWARD_FLOP_LIMIT:
         raise GradcheckError(
@@ -101,7 +111,7 @@ def forward_sensitivities(problem: Problem) -> dict:
         )
     fw = forward(problem)
     dq = _output_error(problem, fw)
-    (U, W, V, _b_h, _b_y), hs, xs = problem.params, fw.hs, problem.xs
+    (_U, W, V, _b_h, _b_y), hs, xs = problem.params, fw.hs, problem.xs
     eye = np.eye(H)
     S = np.zeros((H, P))
     S[:, H * H + H * D + H :] = eye  # dh_0/dh_0

@@ -28,14 +28,22 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .bptt import bptt, series, truncated
-from .compare import Judgement, ParamCheck, compare_grads, directional_check, fd_tolerance, jvp_tolerance, roundoff_check
-from .forward_mode import forward_sensitivities, jvp_problem
+from .compare import (
+    Judgement,
+    ParamCheck,
+    compare_grads,
+    directional_check,
+    fd_tolerance,
+    jvp_tolerance,
+    roundoff_check,
+)
 from .contract import Case
+from .forward_mode import forward_sensitivities, jvp_problem
 from .numeric import directional_derivative, fd_estimate, random_direction
 from .options import Options
-from .precision import FLOAT64, Precision
 from .oracle import judge, reference_function, search_settings
 from .outcome import Kind
+from .precision import FLOAT64, Precision
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
 from .strategies import features, problems
 
@@ -269,14 +277,21 @@ def target_check(impl, opts: Options, worst: dict[str, float]) -> Callable[[Case
 
 def format_summary(camp: Campaign, what: str, replay: str) -> str:
     rate = camp.examples / camp.seconds if camp.seconds else 0.0
-    lines = [f"gradcheck fuzz {what}: {'FAILED' if camp.failure else 'no failure'} after {camp.examples} examples "
-             f"in {camp.seconds:.0f} s ({rate:.1f}/s)"]  # fmt: skip
+    lines = [
+        f"gradcheck fuzz {what}: {'FAILED' if camp.failure else 'no failure'} after {camp.examples} examples "
+        f"in {camp.seconds:.0f} s ({rate:.1f}/s)"
+    ]
     cov = camp.coverage
     if cov:
         lines.append("  covered: " + "; ".join(f"{k} {v}" for k, v in cov.items() if k != "examples"))
     if camp.regimes:
-        lines.append("  per regime, examples (not judged): " + "; ".join(
-            f"{r} {n} ({camp.not_judged[r]}, {100 * camp.not_judged[r] / n:.1f}%)" for r, n in sorted(camp.regimes.items())))  # fmt: skip
+        lines.append(
+            "  per regime, examples (not judged): "
+            + "; ".join(
+                f"{r} {n} ({camp.not_judged[r]}, {100 * camp.not_judged[r] / n:.1f}%)"
+                for r, n in sorted(camp.regimes.items())
+            )
+        )
     if camp.worst:
         lines.append("  worst error / tolerance seen (<= 1 agrees):")
         lines += [f"    {k:34} {v:.3g}" for k, v in sorted(camp.worst.items())]

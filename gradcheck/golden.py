@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
-
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -73,9 +72,13 @@ def _case_problem(i: int, rng: np.random.Generator) -> tuple[Problem, dict]:
     T = int(rng.integers(10 if regime == "large_gradient" else 1, 21))
     options = {k: flags[k] for k in ("zero_h0", "no_bias", "one_hot_inputs")}
     problem = build_problem(
-        (D, H, K, T), regime_scales(regime, rng, FLOAT64), int(rng.integers(2**32)), loss=loss, precision=FLOAT64,
+        (D, H, K, T),
+        regime_scales(regime, rng, FLOAT64),
+        int(rng.integers(2**32)),
+        loss=loss,
+        precision=FLOAT64,
         **options,
-    )  # fmt: skip
+    )
     return problem, {"regime": regime, "loss": loss, **flags, "sizes": dict(zip("DHKT", problem.sizes, strict=True))}
 
 
@@ -196,8 +199,9 @@ def load_case(directory: Path, entry: dict) -> tuple[Problem, dict[str, np.ndarr
         want = () if k == "loss" else (problem.h0 if k == "h0" else getattr(problem.params, k)).shape
         for stored in (f"d{k}" if k != "loss" else "loss", f"tol_{k}"):
             if a[stored].shape != want or not np.issubdtype(a[stored].dtype, np.floating):
-                raise CorpusError(f"golden: {path}: {stored} has shape {a[stored].shape} {a[stored].dtype}, "
-                                  f"expected {want} float64")  # fmt: skip
+                raise CorpusError(
+                    f"golden: {path}: {stored} has shape {a[stored].shape} {a[stored].dtype}, expected {want} float64"
+                )
     tol = {k: a[f"tol_{k}"] for k in (*GRAD_NAMES, "loss")}
     if any(np.any(~(t >= 0)) for t in tol.values()):
         raise CorpusError(f"golden: {path} holds a negative or NaN tolerance")
@@ -230,11 +234,13 @@ def check(directory: str, target, opts: Options, exec: str | None = None) -> Rep
     if opts.layer:
         raise GradcheckError("golden check: the corpus holds whole-model problems; --layer does not apply")
     root = Path(directory)
-    manifest, corpus = verify_corpus(root)
+    _manifest, corpus = verify_corpus(root)
     chosen = [c for c in corpus if compatible(c[0], opts)]
     if not chosen:
-        raise CorpusError(f"golden: no case in {directory!r} fits loss={opts.loss}"
-                          + "".join(f" --{f.replace('_', '-')}" for f in FLAGS if getattr(opts, f)))  # fmt: skip
+        raise CorpusError(
+            f"golden: no case in {directory!r} fits loss={opts.loss}"
+            + "".join(f" --{f.replace('_', '-')}" for f in FLAGS if getattr(opts, f))
+        )
     impl = implementation(target, opts, exec)
     contract = Contract(batch=opts.batch, no_bias=opts.no_bias)
     start = time.perf_counter()
@@ -258,10 +264,13 @@ def check(directory: str, target, opts: Options, exec: str | None = None) -> Rep
         found.first, found.final = failures[0], failures[0]
         found.clearest = max((o for o in failures if o.kind is Kind.MISMATCH), key=lambda o: o.ratio, default=None)
         found.note = "the smallest failing golden case"
-    report = Report(impl.name, opts, ok=not failures, search=found, command="golden check",
-                    seconds=time.perf_counter() - start)  # fmt: skip
-    report.extra["golden cases"] = (f"{len(chosen)} run, {len(failures)} failed, {len(corpus) - len(chosen)} "
-                                    f"skipped (other loss or flags); every file matched its sha256")  # fmt: skip
+    report = Report(
+        impl.name, opts, ok=not failures, search=found, command="golden check", seconds=time.perf_counter() - start
+    )
+    report.extra["golden cases"] = (
+        f"{len(chosen)} run, {len(failures)} failed, {len(corpus) - len(chosen)} "
+        f"skipped (other loss or flags); every file matched its sha256"
+    )
     summarize(report, Evidence())
     if failures:
         report.kind, report.message = found.final.kind, found.final.message

@@ -87,8 +87,12 @@ class WorkerImplementation:
 
     def __init__(self, command: str, opts: Options, contract: Contract):
         self.name, self.contract = command, contract
-        self.header = {"loss": opts.loss, "batch_loss": opts.batch_loss, "dtype": opts.dtype,
-                       "flags": ",".join(opts.flags)}  # fmt: skip
+        self.header = {
+            "loss": opts.loss,
+            "batch_loss": opts.batch_loss,
+            "dtype": opts.dtype,
+            "flags": ",".join(opts.flags),
+        }
         self.process = WorkerProcess(command, opts.timeout)
 
     def call(self, case: Case) -> Call:

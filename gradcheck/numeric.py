@@ -337,8 +337,9 @@ def _refined_central(problem: Problem, fw: Forward, ent: Entries, h: np.ndarray,
 
     def differences(todo: np.ndarray, hb: np.ndarray) -> Differences:
         plus, minus, plus2, minus2 = _sweep(problem, fw, ent.take(todo), [hb, -hb, 2 * hb, -2 * hb], track=2)
-        return Differences((plus.change - minus.change) / (2 * hb), (plus2.change - minus2.change) / (4 * hb),
-                           plus2.deviation)  # fmt: skip
+        return Differences(
+            (plus.change - minus.change) / (2 * hb), (plus2.change - minus2.change) / (4 * hb), plus2.deviation
+        )
 
     return refine(differences, h, eps_E)
 

@@ -71,8 +71,10 @@ class Options:
         if not self.regimes:
             raise GradcheckError("skip_regimes: every regime is skipped; nothing would be run")
         if self.layer and self.batch_loss != "sum":
-            raise GradcheckError("batch_loss: the layer's loss is sum_t dhs_t . h_t over the whole batch; "
-                                 "scale dhs instead of asking for a mean")  # fmt: skip
+            raise GradcheckError(
+                "batch_loss: the layer's loss is sum_t dhs_t . h_t over the whole batch; "
+                "scale dhs instead of asking for a mean"
+            )
         if self.layer and self.loss != "sum":
             raise GradcheckError("loss: the layer's loss is sum_t dhs_t . h_t; --loss does not apply to --layer")
         if self.layer and self.same_io_dim:

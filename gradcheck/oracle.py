@@ -28,8 +28,8 @@ from hypothesis.errors import Flaky
 
 from .bptt import bptt
 from .compare import Judgement, compare_array
-from .diagnosis import explain, summarize, unexplained
 from .contract import Case, Contract, read_result, reference, tolerance
+from .diagnosis import explain, summarize, unexplained
 from .implementation import Call, implementation, signature_problem
 from .options import Options
 from .outcome import Evidence, Kind, Outcome, ProbeResult, Repeat, Report, Search
@@ -55,8 +55,14 @@ def judge(impl, case: Case, opts: Options, ref_fn: Callable[[Problem], dict]) ->
     """Call the implementation on one case and judge what it returned."""
     call = impl.call(case)
     if call.failure:
-        return Outcome(case, FAILURE_KINDS[call.failure], call.message, warnings=call.warnings,
-                       traceback=call.traceback, seconds=call.seconds)  # fmt: skip
+        return Outcome(
+            case,
+            FAILURE_KINDS[call.failure],
+            call.message,
+            warnings=call.warnings,
+            traceback=call.traceback,
+            seconds=call.seconds,
+        )
     return judge_output(case, call, opts, ref_fn)
 
 
@@ -88,8 +94,11 @@ def judge_output(case: Case, call: Call, opts: Options, ref_fn: Callable[[Proble
 def _explaining_warning(caught: tuple[tuple[str, str], ...]) -> str:
     """The warning that explains a non-finite value (an overflow or invalid-value RuntimeWarning),
     else the first warning, quoted; "" when there was none."""
-    numeric = [m for c, m in caught if c in ("RuntimeWarning", "FloatingPointError") and
-               any(w in m for w in ("overflow", "invalid", "divide"))]  # fmt: skip
+    numeric = [
+        m
+        for c, m in caught
+        if c in ("RuntimeWarning", "FloatingPointError") and any(w in m for w in ("overflow", "invalid", "divide"))
+    ]
     chosen = numeric[0] if numeric else (caught[0][1] if caught else None)
     return f" (it warned: {chosen})" if chosen else ""
 
@@ -100,8 +109,12 @@ def repeat(impl, first: Outcome, opts: Options) -> Repeat | Outcome:
     case = first.case
     call = impl.call(case)
     if call.failure:
-        return Outcome(case, FAILURE_KINDS[call.failure], f"the second call on the same problem failed: {call.message}",
-                       traceback=call.traceback)  # fmt: skip
+        return Outcome(
+            case,
+            FAILURE_KINDS[call.failure],
+            f"the second call on the same problem failed: {call.message}",
+            traceback=call.traceback,
+        )
     second, kind, _, message = read_result(call.output, case)
     if kind:
         return Outcome(case, Kind(kind), f"the second call on the same problem: {message}", result=second)
@@ -112,7 +125,9 @@ def repeat(impl, first: Outcome, opts: Options) -> Repeat | Outcome:
             continue
         identical = identical and np.array_equal(a, second[k], equal_nan=True)
         same = (a == second[k]) | (np.isnan(a) & np.isnan(second[k]))  # NaN twice is the same answer
-        c = compare_array(k, np.where(same, a, second[k]), np.where(np.isfinite(a), a, 0.0), np.where(same, np.inf, tol[k]))
+        c = compare_array(
+            k, np.where(same, a, second[k]), np.where(np.isfinite(a), a, 0.0), np.where(same, np.inf, tol[k])
+        )
         if c.ratio > worst:
             idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
             worst, words = c.ratio, f"{k}{idx} {c.reference:.10g} then {c.actual:.10g} (tol {c.tol:.3g})"
@@ -126,12 +141,22 @@ def cases(opts: Options):
     """The Hypothesis strategy of cases for these options (sizes, regimes, flags, precision)."""
     contract = Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias)
     drawn = batches(
-        max_D=opts.max_size, max_H=opts.max_size, max_K=opts.max_size, max_T=opts.max_steps,
-        max_batch=opts.max_batch if opts.batch else 1, regimes=opts.regimes,
-        one_hot_inputs=True if opts.one_hot_inputs else None, zero_h0=True if opts.zero_h0 else None,
-        no_bias=opts.no_bias, same_io_dim=opts.same_io_dim, soft_targets=False, loss=opts.loss,
-        precision=opts.precision, first_input_zero=opts.first_input_zero, layer=opts.layer,
-    )  # fmt: skip
+        max_D=opts.max_size,
+        max_H=opts.max_size,
+        max_K=opts.max_size,
+        max_T=opts.max_steps,
+        max_batch=opts.max_batch if opts.batch else 1,
+        regimes=opts.regimes,
+        one_hot_inputs=True if opts.one_hot_inputs else None,
+        zero_h0=True if opts.zero_h0 else None,
+        no_bias=opts.no_bias,
+        same_io_dim=opts.same_io_dim,
+        soft_targets=False,
+        loss=opts.loss,
+        precision=opts.precision,
+        first_input_zero=opts.first_input_zero,
+        layer=opts.layer,
+    )
     return drawn.map(lambda b: Case(b.problems, contract, opts.batch_loss == "mean", b.spreads, regime=b.regime))
 
 
@@ -146,11 +171,18 @@ def coverage_set(opts: Options) -> list[Case]:
             K = D if opts.same_io_dim else min(6, opts.max_size)
             T = min(max(12, 2 * min_steps(regime)), opts.max_steps)
             b = build_problems(
-                (D, H, K, T), regime_scales(regime, rng, opts.precision), int(rng.integers(2**32)),
-                n=min(3, opts.max_batch) if opts.batch else 1, precision=opts.precision,
-                one_hot_inputs=opts.one_hot_inputs or bool(i % 2), zero_h0=zero_h0, no_bias=opts.no_bias,
-                loss=opts.loss, first_input_zero=opts.first_input_zero, layer=opts.layer,
-            )  # fmt: skip
+                (D, H, K, T),
+                regime_scales(regime, rng, opts.precision),
+                int(rng.integers(2**32)),
+                n=min(3, opts.max_batch) if opts.batch else 1,
+                precision=opts.precision,
+                one_hot_inputs=opts.one_hot_inputs or bool(i % 2),
+                zero_h0=zero_h0,
+                no_bias=opts.no_bias,
+                loss=opts.loss,
+                first_input_zero=opts.first_input_zero,
+                layer=opts.layer,
+            )
             out.append(Case(b.problems, contract, opts.batch_loss == "mean", b.spreads, regime=regime))
     return out
 
@@ -189,8 +221,14 @@ def _hung(outcome: Outcome) -> bool:
     return outcome.kind is Kind.WORKER and "did not answer" in outcome.message
 
 
-def search(impl, opts: Options, *, shrink: bool = True, progress: Callable[[Outcome], None] | None = None,
-           coverage: bool = True) -> Search:  # fmt: skip
+def search(
+    impl,
+    opts: Options,
+    *,
+    shrink: bool = True,
+    progress: Callable[[Outcome], None] | None = None,
+    coverage: bool = True,
+) -> Search:
     """Random cases (the first failure shrunk, if shrink), then the coverage set."""
     found, ref_fn = Search(), reference_function(opts)
 
@@ -272,8 +310,13 @@ def probe_trials(opts: Options) -> list[tuple[Options, str, str]]:
     if not opts.zero_h0:
         trials.append((replace(opts, zero_h0=True), "h0 = 0", "h0 != 0"))
     if "large_logits" in opts.regimes and len(opts.regimes) > 1:
-        trials.append((replace(opts, skip_regimes=(*opts.skip_regimes, "large_logits")), "no large logits",
-                       "large logits (a common offset past exp()'s overflow)"))  # fmt: skip
+        trials.append(
+            (
+                replace(opts, skip_regimes=(*opts.skip_regimes, "large_logits")),
+                "no large logits",
+                "large logits (a common offset past exp()'s overflow)",
+            )
+        )
     if not opts.first_input_zero:
         trials.append((replace(opts, first_input_zero=True), "x_t[0] = 0 for every t", "some x_t[0] != 0"))
     return trials
@@ -282,8 +325,9 @@ def probe_trials(opts: Options) -> list[tuple[Options, str, str]]:
 def prefix_cases(case: Case) -> list[Case]:
     """The case cut after T' = 1..T steps (sum loss: E over the first T' steps)."""
     T = case.sizes[3]
-    cut = lambda p, t: p._replace(xs=p.xs[:t], Y=p.Y[:t], weights=loss_weights("sum", t)[:t],
-                                  dhs=None if p.dhs is None else p.dhs[:t])  # fmt: skip
+    cut = lambda p, t: p._replace(
+        xs=p.xs[:t], Y=p.Y[:t], weights=loss_weights("sum", t)[:t], dhs=None if p.dhs is None else p.dhs[:t]
+    )
     return [case.with_problems(tuple(cut(p, t) for p in case.problems)) for t in range(1, T + 1)]
 
 
@@ -315,8 +359,14 @@ def probe(impl, opts: Options, ev: Evidence) -> None:
 # --- verify ----------------------------------------------------------------------------------
 
 
-def verify(fn: Callable | str | None = None, opts: Options | None = None, *, exec: str | None = None,
-           progress: Callable[[Outcome], None] | None = None, **options: Any) -> Report:  # fmt: skip
+def verify(
+    fn: Callable | str | None = None,
+    opts: Options | None = None,
+    *,
+    exec: str | None = None,
+    progress: Callable[[Outcome], None] | None = None,
+    **options: Any,
+) -> Report:
     """Verify a gradient implementation; returns a Report (report.ok, report.format()).
 
     fn follows a contract (contract.py) or is a TARGET string ("package.module:function" or
@@ -342,8 +392,9 @@ def verify(fn: Callable | str | None = None, opts: Options | None = None, *, exe
         evidence = gather_evidence(impl, opts, found)
         if first_repeat is not None:
             evidence.repeats.insert(0, first_repeat)
-        final_repeat = next((r for r in evidence.repeats if found.final is not None and r.case is found.final.case),
-                            None)  # fmt: skip
+        final_repeat = next(
+            (r for r in evidence.repeats if found.final is not None and r.case is found.final.case), None
+        )
         if final_repeat is not None and final_repeat.ratio > 1:  # the failure is (also) a result that changes
             found.final = _differ(found.final, final_repeat)
         report = Report(impl.name, opts, ok=found.final is None, search=found)
@@ -378,8 +429,7 @@ def _first_problem_twice(impl, opts: Options) -> tuple[Search | None, Repeat | N
 
 
 def _differ(first: Outcome, r: Repeat) -> Outcome:
-    return replace(first, kind=Kind.CALLS_DIFFER, message=f"two calls on the same problem differ: {r.worst}",
-                   checks=())  # fmt: skip
+    return replace(first, kind=Kind.CALLS_DIFFER, message=f"two calls on the same problem differ: {r.worst}", checks=())
 
 
 __all__ = ["Options", "cases", "coverage_set", "judge", "search", "verify"]

@@ -50,8 +50,11 @@ def step_curves(out: str, problem: Problem | None = None) -> str:
     ax.loglog(steps[30:], top * (steps[30:] / steps[-1]) ** 2 / 3, "k:", lw=1, label=r"truncation $\propto h^2$")
     ax.loglog(steps[:18], bottom * (steps[:18] / steps[0]) ** -1 / 3, "k-.", lw=1, label=r"round-off $\propto 1/h$")
     D, H, K, T = problem.sizes
-    ax.set(xlabel="relative step h  (step = h max(1, |θ_i|))", ylabel="max |FD - exact| / max |exact|",
-           title=f"Central differences against the step: D={D} H={H} K={K} T={T}")  # fmt: skip
+    ax.set(
+        xlabel="relative step h  (step = h max(1, |θ_i|))",
+        ylabel="max |FD - exact| / max |exact|",
+        title=f"Central differences against the step: D={D} H={H} K={K} T={T}",
+    )
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
@@ -79,11 +82,19 @@ def timestep_terms(out: str, gains=(0.25, 0.5, 1.0, 1.5, 2.5, 4.0), T: int = 60)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for gain in gains:
-        sizes = np.mean([series_term_sizes(build_problem((4, 32, 5, T), Scales(0.3, gain, 1.0, 0.1, 1.0, 0.0), s))
-                         for s in range(8)], axis=0)  # fmt: skip
+        sizes = np.mean(
+            [
+                series_term_sizes(build_problem((4, 32, 5, T), Scales(0.3, gain, 1.0, 0.1, 1.0, 0.0), s))
+                for s in range(8)
+            ],
+            axis=0,
+        )
         ax.semilogy(np.arange(T), np.maximum(sizes, 1e-300), label=f"W gain {gain:g}")
-    ax.set(xlabel="t - k  (how far back step k lies)", ylabel="size of term k of dE_t/dW (mean over 8 seeds)",
-           title=f"The seed's series: contributions of earlier steps (H=32, t=T={T})")  # fmt: skip
+    ax.set(
+        xlabel="t - k  (how far back step k lies)",
+        ylabel="size of term k of dE_t/dW (mean over 8 seeds)",
+        title=f"The seed's series: contributions of earlier steps (H=32, t=T={T})",
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, title="W = gain N(0, 1/H)")
     fig.tight_layout()
@@ -100,8 +111,9 @@ def error_maps(out: str, result: dict, reference: dict, tol: dict, title: str) -
     for ax, n in zip(axes[0], names, strict=True):
         err = np.abs(np.asarray(result[n]) - reference[n]) / np.asarray(tol[n])
         grid = np.atleast_2d(np.log10(np.maximum(err, 1e-3)))
-        im = ax.imshow(grid, cmap="magma", vmin=-3, vmax=max(3.0, float(grid.max())), aspect="auto",
-                       interpolation="nearest")  # fmt: skip
+        im = ax.imshow(
+            grid, cmap="magma", vmin=-3, vmax=max(3.0, float(grid.max())), aspect="auto", interpolation="nearest"
+        )
         ax.set_title(f"{n}: {int(np.sum(err > 1))}/{err.size} over")
         ax.set_xlabel("column j" if np.ndim(result[n]) == 2 else "index")
         ax.set_ylabel("row i" if np.ndim(result[n]) == 2 else "")

@@ -91,8 +91,9 @@ def _finfo(dtype) -> tuple[float, float, float]:
 
 def _precision(name: str, dtype, *, sum_dtype, ulps: float, ill_conditioned: float, logit_offsets, gap) -> Precision:
     eps, big, tiny = _finfo(dtype)
-    return Precision(name, np.dtype(dtype), eps, big, tiny, _finfo(sum_dtype)[0], ulps, ill_conditioned,
-                     logit_offsets, gap)  # fmt: skip
+    return Precision(
+        name, np.dtype(dtype), eps, big, tiny, _finfo(sum_dtype)[0], ulps, ill_conditioned, logit_offsets, gap
+    )
 
 
 # ulps: XLA's float64 tanh differs from numpy's by up to 6 ulps near saturation, exp by 2, log by
@@ -104,14 +105,30 @@ def _precision(name: str, dtype, *, sum_dtype, ulps: float, ill_conditioned: flo
 # precisions store states to 5e-4 (float16) and 4e-3 (bfloat16) at best, and rounding moves them
 # by 2e-3 to 1e-2 (float16) and 1e-2 to 5e-2 (bfloat16) in every regime (H = 64, T = 200): 5e-2
 # and 0.2 leave that room and stay far below a flip (2).
-FLOAT64 = _precision("float64", np.float64, sum_dtype=np.float64, ulps=8.0, ill_conditioned=1e-6,
-                     logit_offsets=(700.0, 1000.0), gap=600.0)  # fmt: skip
-FLOAT32 = _precision("float32", np.float32, sum_dtype=np.float32, ulps=4.0, ill_conditioned=1e-2,
-                     logit_offsets=(90.0, 150.0), gap=60.0)  # fmt: skip
-FLOAT16 = _precision("float16", np.float16, sum_dtype=np.float32, ulps=1.0, ill_conditioned=5e-2,
-                     logit_offsets=(12.0, 30.0), gap=8.0)  # fmt: skip
-BFLOAT16 = _precision("bfloat16", ml_dtypes.bfloat16, sum_dtype=np.float32, ulps=1.0, ill_conditioned=0.2,
-                      logit_offsets=(90.0, 150.0), gap=60.0)  # fmt: skip
+FLOAT64 = _precision(
+    "float64",
+    np.float64,
+    sum_dtype=np.float64,
+    ulps=8.0,
+    ill_conditioned=1e-6,
+    logit_offsets=(700.0, 1000.0),
+    gap=600.0,
+)
+FLOAT32 = _precision(
+    "float32", np.float32, sum_dtype=np.float32, ulps=4.0, ill_conditioned=1e-2, logit_offsets=(90.0, 150.0), gap=60.0
+)
+FLOAT16 = _precision(
+    "float16", np.float16, sum_dtype=np.float32, ulps=1.0, ill_conditioned=5e-2, logit_offsets=(12.0, 30.0), gap=8.0
+)
+BFLOAT16 = _precision(
+    "bfloat16",
+    ml_dtypes.bfloat16,
+    sum_dtype=np.float32,
+    ulps=1.0,
+    ill_conditioned=0.2,
+    logit_offsets=(90.0, 150.0),
+    gap=60.0,
+)
 
 PRECISIONS: dict[str, Precision] = {p.name: p for p in (FLOAT64, FLOAT32, FLOAT16, BFLOAT16)}
 

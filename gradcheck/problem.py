@@ -174,8 +174,9 @@ def make_layer_problem(params: Mapping[str, Any], xs: Any, h0: Any, dhs: Any) ->
         raise GradcheckError(f"params: missing key(s) {missing}; expected {list(LAYER_PARAM_NAMES)}")
     layer = {k: params[k] for k in LAYER_PARAM_NAMES}
     H = np.shape(layer["U"])[0] if np.ndim(layer["U"]) == 2 else 0
-    problem = make_problem({**layer, "V": np.zeros((1, H)), "b_y": np.zeros(1)}, xs, np.zeros(len(np.atleast_1d(xs)),
-                           dtype=int), h0)  # fmt: skip
+    problem = make_problem(
+        {**layer, "V": np.zeros((1, H)), "b_y": np.zeros(1)}, xs, np.zeros(len(np.atleast_1d(xs)), dtype=int), h0
+    )
     dhs = _real_array("dhs", dhs)
     _check_shape("dhs", dhs, problem.xs.shape[:1] + problem.h0.shape, "(T, H)")
     return problem._replace(dhs=dhs)

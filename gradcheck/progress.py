@@ -57,8 +57,10 @@ class VerifyProgress:
 
         self.count += 1
         if self.line.due():
-            self.line.show(f"gradcheck verify {self.target}: {self.count} problems, now {case_sizes(outcome)}, "
-                           f"{self.line.elapsed:.0f} s")  # fmt: skip
+            self.line.show(
+                f"gradcheck verify {self.target}: {self.count} problems, now {case_sizes(outcome)}, "
+                f"{self.line.elapsed:.0f} s"
+            )
 
     def close(self) -> None:
         self.line.close()

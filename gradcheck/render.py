@@ -32,8 +32,10 @@ def case_arrays(o: Outcome) -> list[str]:
 
 
 def format_report(r: Report, debug: bool = False) -> str:
-    lines = [f"gradcheck {r.command} {r.target}: {'AGREES' if r.ok else 'DISAGREES'}",
-             f"  options: {r.options.describe()}"]  # fmt: skip
+    lines = [
+        f"gradcheck {r.command} {r.target}: {'AGREES' if r.ok else 'DISAGREES'}",
+        f"  options: {r.options.describe()}",
+    ]
     if r.kind is Kind.SIGNATURE:
         return "\n".join([*lines, f"  {r.message}"])
     lines += _coverage_lines(r)
@@ -55,8 +57,10 @@ def format_report(r: Report, debug: bool = False) -> str:
     if clearest is not None and f.kind is Kind.MISMATCH and clearest.ratio > f.ratio:
         c = max(clearest.checks, key=lambda c: c.ratio)
         idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
-        lines.append(f"  clearest failure seen: {case_sizes(clearest)}: {c.name}{idx} {c.actual:.6g} vs "
-                     f"{c.reference:.6g}, |error| {c.abs_error:.3g}, tol {c.tol:.3g} (error/tol {c.ratio:.3g})")  # fmt: skip
+        lines.append(
+            f"  clearest failure seen: {case_sizes(clearest)}: {c.name}{idx} {c.actual:.6g} vs "
+            f"{c.reference:.6g}, |error| {c.abs_error:.3g}, tol {c.tol:.3g} (error/tol {c.ratio:.3g})"
+        )
     shrunk = r.search.shrunk and "not shrunk" not in r.search.note
     lines.append(f"  {'smallest failing problem' if shrunk else 'failing problem'}: {case_sizes(f)}")
     lines += case_arrays(f)
@@ -71,13 +75,18 @@ def _coverage_lines(r: Report) -> list[str]:
     lines, cov = [], r.coverage
     if cov:
         s = cov["sizes"]
-        what = f"exercised {cov['problems']} problems" if r.ok else f"failed after {cov['problems']} problems; those run"
+        what = (
+            f"exercised {cov['problems']} problems" if r.ok else f"failed after {cov['problems']} problems; those run"
+        )
         n = f", N {s['N'][0]}..{s['N'][1]}" if r.options.batch else ""
         k = "" if r.options.layer else f"K {s['K'][0]}..{s['K'][1]}, "
-        lines.append(f"  {what}: D {s['D'][0]}..{s['D'][1]}, H {s['H'][0]}..{s['H'][1]}, {k}"
-                     f"T {s['T'][0]}..{s['T'][1]}{n}" + (f" ({r.seconds:.1f} s)" if r.seconds else ""))  # fmt: skip
-        counts = [f"{k}: {v}" for k, v in cov.items() if k not in ("problems", "sizes", "max |logit|",
-                  "max |gradient entry|")]  # fmt: skip
+        lines.append(
+            f"  {what}: D {s['D'][0]}..{s['D'][1]}, H {s['H'][0]}..{s['H'][1]}, {k}"
+            f"T {s['T'][0]}..{s['T'][1]}{n}" + (f" ({r.seconds:.1f} s)" if r.seconds else "")
+        )
+        counts = [
+            f"{k}: {v}" for k, v in cov.items() if k not in ("problems", "sizes", "max |logit|", "max |gradient entry|")
+        ]
         lines.append("    " + "; ".join(counts))
         logit = f"max |logit| {cov['max |logit|']:.4g}; " if "max |logit|" in cov else ""
         lines.append(f"    {logit}max |gradient entry| {cov['max |gradient entry|']:.4g}")
@@ -101,8 +110,10 @@ def _worst_entries(f: Outcome) -> list[str]:
     lines = ["  worst entries (implementation vs reference):"]
     for c in bad:
         idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
-        lines.append(f"    {c.name}{idx}: {c.actual:.10g} vs {c.reference:.10g}, |error| {c.abs_error:.3g}, "
-                     f"tol {c.tol:.3g}  ({c.failing} of {c.entries} entries over)")  # fmt: skip
+        lines.append(
+            f"    {c.name}{idx}: {c.actual:.10g} vs {c.reference:.10g}, |error| {c.abs_error:.3g}, "
+            f"tol {c.tol:.3g}  ({c.failing} of {c.entries} entries over)"
+        )
     return lines
 
 
@@ -111,8 +122,11 @@ def report_json(r: Report) -> dict[str, Any]:
         "command": r.command,
         "target": r.target,
         "agrees": r.ok,
-        "options": {k: (list(map(str, v)) if k == "skip_regimes" else v) for k, v in r.options.__dict__.items()
-                    if k != "first_input_zero"},  # fmt: skip
+        "options": {
+            k: (list(map(str, v)) if k == "skip_regimes" else v)
+            for k, v in r.options.__dict__.items()
+            if k != "first_input_zero"
+        },
         "kind": r.kind.value,
         "message": r.message,
         "problems_run": r.coverage.get("problems", 0),
@@ -134,9 +148,12 @@ def report_json(r: Report) -> dict[str, Any]:
             "kind": f.kind.value,
             "message": f.message,
             "sizes": case_sizes(f),
-            "problem": {"contract": f.case.contract.name, "params": {k: v.tolist() for k, v in params.items()},
-                        **{k: np.asarray(v).tolist() for k, v in zip(names, rest, strict=True)},
-                        "loss": f.case.problems[0].loss},  # fmt: skip
+            "problem": {
+                "contract": f.case.contract.name,
+                "params": {k: v.tolist() for k, v in params.items()},
+                **{k: np.asarray(v).tolist() for k, v in zip(names, rest, strict=True)},
+                "loss": f.case.problems[0].loss,
+            },
             "checks": [c.__dict__ for c in f.checks],
             "traceback": f.traceback,
         }

@@ -13,8 +13,8 @@ import time
 from dataclasses import asdict, dataclass
 
 from .bptt import bptt, series
-from .forward_mode import forward_sensitivities
 from .compare import ParamCheck, compare_grads, fd_tolerance, roundoff_tolerance
+from .forward_mode import forward_sensitivities
 from .numeric import fd_estimate
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
 from .strategies import Scales, build_problem

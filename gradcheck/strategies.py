@@ -26,7 +26,7 @@ problem the reference solves.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import NamedTuple
 
 import numpy as np
@@ -39,8 +39,8 @@ from .problem import GradcheckError, Problem, loss_weights, make_layer_problem, 
 from .roundoff import Spread, direct_state_gradient, roundoff_spread
 
 
-class Regime(str, Enum):
-    """The regimes of the module docstring (a str, so that it prints and compares as its name)."""
+class Regime(StrEnum):
+    """The regimes of the module docstring (a StrEnum: it prints and compares as its name)."""
 
     MODERATE = "moderate"
     SMALL = "small"
@@ -49,9 +49,6 @@ class Regime(str, Enum):
     EXPLODING = "exploding"
     VANISHING = "vanishing"
     LARGE_GRADIENT = "large_gradient"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 REGIMES: tuple[Regime, ...] = tuple(Regime)
@@ -92,8 +89,14 @@ def _scales(uniform, regime: Regime, pr: Precision | None) -> Scales:
         c = min(1.0, pr.saturation / FLOAT64.saturation) if pr else 1.0
         return Scales(c * f(25.0, 60.0), c * f(5.0, 30.0), f(0.5, 3.0), c * f(0.0, 20.0), 1.0, 0.0)
     if regime is Regime.LARGE_LOGITS:
-        return Scales(f(0.5, 2.0), f(0.5, 1.5), f(50.0, 400.0), f(0.0, 1.0), 1.0,
-                      f(*(pr.logit_offsets if pr else FLOAT64_LOGIT_OFFSETS)))  # fmt: skip
+        return Scales(
+            f(0.5, 2.0),
+            f(0.5, 1.5),
+            f(50.0, 400.0),
+            f(0.0, 1.0),
+            1.0,
+            f(*(pr.logit_offsets if pr else FLOAT64_LOGIT_OFFSETS)),
+        )
     if regime is Regime.EXPLODING:
         return Scales(f(0.05, 0.5), f(2.0, 4.0), f(0.5, 2.0), f(0.0, 0.1), 1.0, 0.0)
     if regime is Regime.VANISHING:
@@ -205,8 +208,13 @@ def build_problems(
     sequence becomes the recurrent layer alone, with upstream dhs_t = V^T dq_t of the drawn
     output layer. first_input_zero makes every x_t[0] = 0.
     """
-    flags = dict(one_hot_inputs=one_hot_inputs, zero_h0=zero_h0, no_bias=no_bias, soft_targets=soft_targets,
-                 first_input_zero=first_input_zero)  # fmt: skip
+    flags = dict(
+        one_hot_inputs=one_hot_inputs,
+        zero_h0=zero_h0,
+        no_bias=no_bias,
+        soft_targets=soft_targets,
+        first_input_zero=first_input_zero,
+    )
     d = _draw(sizes, scales, seed, n, flags)
     v_scale, w_scale = 1.0, 1.0
     if precision is not None:  # shrink the varying part of the logits only; the common offset stays
@@ -229,8 +237,9 @@ def build_problems(
 def round_problem(p: Problem, pr: Precision) -> Problem:
     """The problem with every number rounded to the precision (targets, weights and dhs too)."""
     params = p.params._replace(**{k: pr.round(v) for k, v in p.params._asdict().items()})
-    return p._replace(params=params, xs=pr.round(p.xs), h0=pr.round(p.h0),
-                      dhs=None if p.dhs is None else pr.round(p.dhs))  # fmt: skip
+    return p._replace(
+        params=params, xs=pr.round(p.xs), h0=pr.round(p.h0), dhs=None if p.dhs is None else pr.round(p.dhs)
+    )
 
 
 def _finish(problems: tuple[Problem, ...], pr: Precision | None, layer: bool) -> tuple[Problem, ...]:
@@ -288,8 +297,17 @@ def batches(
         "loss": draw(st.sampled_from(("sum", "mean", "last"))) if loss is None else loss,
     }
     seed = draw(st.integers(0, 2**32 - 1))
-    b = build_problems((D, H, K, T), scales, seed, n=n, no_bias=no_bias, precision=precision,
-                       first_input_zero=first_input_zero, layer=layer, **flags)  # fmt: skip
+    b = build_problems(
+        (D, H, K, T),
+        scales,
+        seed,
+        n=n,
+        no_bias=no_bias,
+        precision=precision,
+        first_input_zero=first_input_zero,
+        layer=layer,
+        **flags,
+    )
     return b._replace(regime=regime)
 
 

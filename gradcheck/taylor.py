@@ -28,9 +28,9 @@ from .contract import Case, read_result
 from .implementation import implementation, signature_problem
 from .options import Options
 from .oracle import coverage_set
+from .outcome import Kind, Outcome
 from .problem import GradcheckError
 from .render import case_sizes
-from .outcome import Kind, Outcome
 
 STEPS = 24  # eps_0 down to eps_0 / 2^23
 # r1 is read only where it exceeds this many times the loss's round-off tolerance (two
@@ -64,38 +64,61 @@ class TaylorReport:
         word = "CONSISTENT" if self.ok else "INCONSISTENT"
         lines = [f"gradcheck taylor {self.target}: {word}", f"  options: {self.options.describe()}"]
         if self.failure is not None:
-            return "\n".join([*lines, f"  FAILURE: {self.failure.message}", f"  on the problem {case_sizes(self.failure)}"])
-        lines.append("  r0 = |E(θ + eps v) - E(θ)|, r1 = |E(θ + eps v) - E(θ) - eps g.v| with the implementation's own "
-                     "E and g; rate = log2 of successive ratios (r1: 2 when g is E's gradient, 1 when not)")  # fmt: skip
+            return "\n".join(
+                [*lines, f"  FAILURE: {self.failure.message}", f"  on the problem {case_sizes(self.failure)}"]
+            )
+        lines.append(
+            "  r0 = |E(θ + eps v) - E(θ)|, r1 = |E(θ + eps v) - E(θ) - eps g.v| with the implementation's own "
+            "E and g; rate = log2 of successive ratios (r1: 2 when g is E's gradient, 1 when not)"
+        )
         tabled = {0} | {next((i for i, d in enumerate(self.directions) if d.verdict != "consistent"), 0)}
         for i, d in enumerate(self.directions):  # the table of the first direction, and of the first that fails
-            lines.append(f"  {case_sizes(Outcome(d.case, Kind.AGREE))}, direction {i + 1}: {d.verdict}, rate of r1 "
-                         f"{d.rate:.2f} over the smallest readable steps")  # fmt: skip
+            lines.append(
+                f"  {case_sizes(Outcome(d.case, Kind.AGREE))}, direction {i + 1}: {d.verdict}, rate of r1 "
+                f"{d.rate:.2f} over the smallest readable steps"
+            )
             if i in tabled:
                 lines += _table(d)
         if not self.ok:
-            lines.append("  the gradient is not the gradient of the loss the implementation returns: "
-                         "a rate near 1 means an error of first order in g")  # fmt: skip
+            lines.append(
+                "  the gradient is not the gradient of the loss the implementation returns: "
+                "a rate near 1 means an error of first order in g"
+            )
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {"command": "taylor", "target": self.target, "consistent": self.ok,
-                "failure": None if self.failure is None else self.failure.message,
-                "directions": [{"sizes": case_sizes(Outcome(d.case, Kind.AGREE)), "verdict": d.verdict, "rate": d.rate,
-                                "eps": d.eps, "r0": d.r0, "r1": d.r1, "readable": d.readable} for d in self.directions]}  # fmt: skip
+        return {
+            "command": "taylor",
+            "target": self.target,
+            "consistent": self.ok,
+            "failure": None if self.failure is None else self.failure.message,
+            "directions": [
+                {
+                    "sizes": case_sizes(Outcome(d.case, Kind.AGREE)),
+                    "verdict": d.verdict,
+                    "rate": d.rate,
+                    "eps": d.eps,
+                    "r0": d.r0,
+                    "r1": d.r1,
+                    "readable": d.readable,
+                }
+                for d in self.directions
+            ],
+        }
 
 
 def _table(d: Direction) -> list[str]:
     lines = [f"      {'eps':>9} {'r0':>10} {'r1':>10} {'rate r0':>8} {'rate r1':>8}"]
     for k, eps in enumerate(d.eps):
-        rate = lambda r: f"{np.log2(r[k - 1] / r[k]):8.2f}" if k and r[k] > 0 and r[k - 1] > 0 else f"{'':8}"
+        rate = lambda r, k=k: f"{np.log2(r[k - 1] / r[k]):8.2f}" if k and r[k] > 0 and r[k - 1] > 0 else f"{'':8}"
         mark = "" if d.readable[k] else "  (below round-off)"
         lines.append(f"      {eps:9.2e} {d.r0[k]:10.3e} {d.r1[k]:10.3e} {rate(d.r0)} {rate(d.r1)}{mark}")
     return lines
 
 
-def taylor(target=None, opts: Options | None = None, *, exec: str | None = None, directions: int = 3,
-           **options: Any) -> TaylorReport:  # fmt: skip
+def taylor(
+    target=None, opts: Options | None = None, *, exec: str | None = None, directions: int = 3, **options: Any
+) -> TaylorReport:
     """The Taylor remainder test of an implementation (a function, TARGET or worker command)."""
     opts = replace(opts or Options(), **options)
     impl = implementation(target, opts, exec)
@@ -142,10 +165,17 @@ def _evaluate(impl, case: Case) -> tuple[float, dict] | Outcome:
     if "loss" in arrays:
         loss = float(arrays["loss"])
     elif case.contract.layer and "hs" in arrays:  # the layer's L = sum_t dhs_t . h_t, from its states
-        loss = float(sum(np.sum(p.dhs * h) for p, h in zip(case.problems, np.reshape(arrays["hs"], (case.n, -1, case.sizes[1])), strict=True)))
+        loss = float(
+            sum(
+                np.sum(p.dhs * h)
+                for p, h in zip(case.problems, np.reshape(arrays["hs"], (case.n, -1, case.sizes[1])), strict=True)
+            )
+        )
     else:
-        raise GradcheckError("taylor: the implementation must return its own 'loss' (or, for --layer, 'hs'), "
-                             "which the test differentiates")  # fmt: skip
+        raise GradcheckError(
+            "taylor: the implementation must return its own 'loss' (or, for --layer, 'hs'), "
+            "which the test differentiates"
+        )
     if not np.isfinite(loss):
         return Outcome(case, Kind.NONFINITE, f"loss is {loss}")
     return loss, arrays
@@ -197,5 +227,7 @@ def _direction(impl, case: Case, base: tuple[float, dict], v: dict, opts: Option
     rates = [np.log2(d.r1[k - 1] / d.r1[k]) for k in readable][-RATE_POINTS:]
     if len(rates) >= 2:
         d.rate = float(np.median(rates))
-        d.verdict = "consistent" if d.rate >= CONSISTENT else "inconsistent" if d.rate <= INCONSISTENT else "inconclusive"
+        d.verdict = (
+            "consistent" if d.rate >= CONSISTENT else "inconsistent" if d.rate <= INCONSISTENT else "inconclusive"
+        )
     return d

@@ -84,8 +84,13 @@ def _mistaken_bptt(
         dp[t] = deriv * (dh_out[t] + carry)
         carry = dp[t] @ back if recurrent else 0.0 * carry
     states = hs[:-1] if prev_state else hs[1:]
-    rec = {"W": dp.T @ states, "U": dp.T @ problem.xs, "b_h": dp.sum(axis=0), "h0": dp[0] @ back,
-           "xs": dp @ problem.params.U}  # fmt: skip
+    rec = {
+        "W": dp.T @ states,
+        "U": dp.T @ problem.xs,
+        "b_h": dp.sum(axis=0),
+        "h0": dp[0] @ back,
+        "xs": dp @ problem.params.U,
+    }
     return as_dict(problem, dq, hs, rec, problem.weights @ fw.E)
 
 
@@ -106,8 +111,14 @@ def in_precision(problem: Problem, pr: Precision) -> dict:
     """The recursion computed in a lower precision (float32 and float16 natively; bfloat16 through
     ml_dtypes), returned as float64."""
     f = lambda a: np.asarray(a, dtype=pr.dtype)
-    low = problem._replace(params=Params(*map(f, problem.params)), xs=f(problem.xs), Y=f(problem.Y), h0=f(problem.h0),
-                           weights=f(problem.weights), dhs=None if problem.dhs is None else f(problem.dhs))  # fmt: skip
+    low = problem._replace(
+        params=Params(*map(f, problem.params)),
+        xs=f(problem.xs),
+        Y=f(problem.Y),
+        h0=f(problem.h0),
+        weights=f(problem.weights),
+        dhs=None if problem.dhs is None else f(problem.dhs),
+    )
     with np.errstate(all="ignore"):
         return {k: (np.asarray(v, dtype=np.float64) if k != "loss" else float(v)) for k, v in bptt(low).items()}
 
@@ -120,8 +131,9 @@ def clipped(grads: dict, c: float) -> dict:
 # --- forward-pass mistakes: the loss of another model ------------------------------------------
 
 
-def _forward_loss(problem: Problem, *, act=np.tanh, previous: bool = False, b_h: bool = True, b_y: bool = True,
-                  h0: bool = True) -> float:  # fmt: skip
+def _forward_loss(
+    problem: Problem, *, act=np.tanh, previous: bool = False, b_h: bool = True, b_y: bool = True, h0: bool = True
+) -> float:
     """E of a mistaken forward pass (the same reduction over steps)."""
     U, W, V, bh, by = problem.params
     h = problem.h0 if h0 else np.zeros_like(problem.h0)
@@ -139,7 +151,9 @@ def _forward_loss(problem: Problem, *, act=np.tanh, previous: bool = False, b_h:
 
 _sigmoid = lambda p: 1.0 / (1.0 + np.exp(-p))
 FORWARD_VARIANTS: dict[str, Callable[[Problem], float]] = {
-    "the outputs are computed from the previous state (q_t = V h_{t-1} + b_y)": lambda p: _forward_loss(p, previous=True),
+    "the outputs are computed from the previous state (q_t = V h_{t-1} + b_y)": lambda p: _forward_loss(
+        p, previous=True
+    ),
     "b_h is missing from the forward pass (p_t = U x_t + W h_{t-1})": lambda p: _forward_loss(p, b_h=False),
     "b_y is missing from the forward pass (q_t = V h_t)": lambda p: _forward_loss(p, b_y=False),
     "h0 is ignored in the forward pass (h_0 = 0)": lambda p: _forward_loss(p, h0=False),

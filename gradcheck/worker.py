@@ -59,7 +59,9 @@ class Failure:
 def format_request(pid: int, contract: str, header: dict[str, str], arrays: list[tuple[str, np.ndarray]]) -> bytes:
     """The request for problem `pid`: header line, then one line per array."""
     flags = header["flags"] or "none"
-    lines = [f"problem {pid} {contract} {header['loss']} {header['batch_loss']} {header['dtype']} {flags} {len(arrays)}"]
+    lines = [
+        f"problem {pid} {contract} {header['loss']} {header['batch_loss']} {header['dtype']} {flags} {len(arrays)}"
+    ]
     lines += [format_array(name, a) for name, a in arrays]
     return ("\n".join(lines) + "\n").encode("ascii")
 
@@ -123,8 +125,9 @@ class WorkerProcess:
 
     def _start(self) -> None:
         try:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=self._stderr, bufsize=0)  # fmt: skip
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0
+            )
         except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
             raise WorkerCannotStart(f"--exec: cannot start {self.argv[0]!r}: {e.strerror}") from None
         except OSError as e:
@@ -157,8 +160,11 @@ class WorkerProcess:
         if len(words) < 3 or words[0] != "result" or words[1] != str(pid) or not words[2].isdigit():
             self.kill()
             got = header if len(header) <= 70 else header[:70] + "..."
-            return Failure("malformed", f"the worker's reply to problem {pid} is malformed: expected "
-                                        f"'result {pid} <count>' or 'error {pid} <message>', got {got!r}")  # fmt: skip
+            return Failure(
+                "malformed",
+                f"the worker's reply to problem {pid} is malformed: expected "
+                f"'result {pid} <count>' or 'error {pid} <message>', got {got!r}",
+            )
         arrays = []
         for _ in range(int(words[2])):
             line = self._line(deadline)
@@ -197,18 +203,24 @@ class WorkerProcess:
             self.kill()
             code = None
         if code in CANNOT_START and self.answered == 0:
-            raise WorkerCannotStart(f"--exec: {self.command!r} exited with {code} before answering anything "
-                                    f"(command not found or not executable?){self._last_stderr()}")  # fmt: skip
+            raise WorkerCannotStart(
+                f"--exec: {self.command!r} exited with {code} before answering anything "
+                f"(command not found or not executable?){self._last_stderr()}"
+            )
         how = f"exited with code {code}" if code is not None and code >= 0 else f"was killed by signal {-code}"
         if self.proc is not None:
             self._release()
-        return Failure("crash" if code is None or code != 0 else "exit",
-                       f"the worker {how} {when} problem {pid}{self._last_stderr()}")  # fmt: skip
+        return Failure(
+            "crash" if code is None or code != 0 else "exit",
+            f"the worker {how} {when} problem {pid}{self._last_stderr()}",
+        )
 
     def _hung(self, pid: int, _: Failure) -> Failure:
         self.kill()
-        return Failure("hang", f"the worker did not answer problem {pid} within {self.timeout:g} s (killed; "
-                               "--timeout sets the limit)")  # fmt: skip
+        return Failure(
+            "hang",
+            f"the worker did not answer problem {pid} within {self.timeout:g} s (killed; --timeout sets the limit)",
+        )
 
     def _last_stderr(self) -> str:
         self._stderr.seek(0)

@@ -56,8 +56,14 @@ def check_matches_jax(grad_fn: GradFn, problem: Problem) -> None:
     tol = judgeable_tolerance(problem)
     if tol is None:
         return
-    assert_agree(grad_fn(problem), jax_reference(problem), tol, problem, "analytic and JAX gradients",
-                 names=(*GRAD_NAMES, "loss"))  # fmt: skip
+    assert_agree(
+        grad_fn(problem),
+        jax_reference(problem),
+        tol,
+        problem,
+        "analytic and JAX gradients",
+        names=(*GRAD_NAMES, "loss"),
+    )
 
 
 # Finite differences must judge the entries they are asked to: where the gradient is not
@@ -113,8 +119,13 @@ def check_truncation_at_T_is_full(trunc_fn: TruncFn, full_fn: GradFn, problem: P
     """Truncated BPTT keeping k >= T terms is the full gradient."""
     T, tol = problem.xs.shape[0], judgeable_tolerance(problem)
     if tol is not None:
-        assert_agree(trunc_fn(problem, T + extra), full_fn(problem), tol, problem,
-                     f"truncated (k={T + extra} >= T={T}) and full gradients")  # fmt: skip
+        assert_agree(
+            trunc_fn(problem, T + extra),
+            full_fn(problem),
+            tol,
+            problem,
+            f"truncated (k={T + extra} >= T={T}) and full gradients",
+        )
 
 
 def check_truncation_below_T_differs(trunc_fn: TruncFn, full_fn: GradFn, problem: Problem, k: int) -> None:
@@ -164,7 +175,7 @@ def check_output_layer_closed_forms(per_step: PerStepFn, problem: Problem) -> No
     """
     from gradcheck.model import forward
 
-    hs, (U, W, V, b_h, b_y) = forward(problem).hs, problem.params
+    hs, (_, _, V, _, b_y) = forward(problem).hs, problem.params
     steps = per_step(problem)
     eps, K = np.finfo(float).eps, problem.Y.shape[1]
     for t in range(problem.xs.shape[0]):
@@ -178,7 +189,8 @@ def check_output_layer_closed_forms(per_step: PerStepFn, problem: Problem) -> No
         for name, expected, bound in (("b_y", dq, size), ("V", np.outer(dq, h), 2 * np.outer(size, np.abs(h)))):
             err = np.abs(steps[name][t] - expected)
             assert np.all(err <= bound + 1e-300), (
-                f"dE_t/d{name} at t={t + 1} is not the seed's closed form (max error {err.max():.2e})\n{summary(problem)}"
+                f"dE_t/d{name} at t={t + 1} is not the seed's closed form (max error {err.max():.2e})\n"
+                f"{summary(problem)}"
             )
 
 
@@ -236,13 +248,25 @@ def check_permutation_equivariance(grad_fn: GradFn, problem: Problem, seed: int 
     D, H, K, _ = problem.sizes
     ph, pi, pc = rng.permutation(H), rng.permutation(D), rng.permutation(K)
     g, gp = grad_fn(problem), grad_fn(permuted(problem, ph, pi, pc))
-    moved = {"U": g["U"][ph][:, pi], "W": g["W"][ph][:, ph], "V": g["V"][pc][:, ph],
-             "b_h": g["b_h"][ph], "b_y": g["b_y"][pc], "h0": g["h0"][ph]}  # fmt: skip
+    moved = {
+        "U": g["U"][ph][:, pi],
+        "W": g["W"][ph][:, ph],
+        "V": g["V"][pc][:, ph],
+        "b_h": g["b_h"][ph],
+        "b_y": g["b_y"][pc],
+        "h0": g["h0"][ph],
+    }
     tol = judgeable_tolerance(problem)
     if tol is None:
         return
-    tol_moved = {"U": tol["U"][ph][:, pi], "W": tol["W"][ph][:, ph], "V": tol["V"][pc][:, ph],
-                 "b_h": tol["b_h"][ph], "b_y": tol["b_y"][pc], "h0": tol["h0"][ph]}  # fmt: skip
+    tol_moved = {
+        "U": tol["U"][ph][:, pi],
+        "W": tol["W"][ph][:, ph],
+        "V": tol["V"][pc][:, ph],
+        "b_h": tol["b_h"][ph],
+        "b_y": tol["b_y"][pc],
+        "h0": tol["h0"][ph],
+    }
     assert_agree(gp, moved, tol_moved, problem, "gradients of the renumbered network and renumbered gradients")
 
 
@@ -255,19 +279,28 @@ def check_loss_reductions(grad_fn: GradFn, problem: Problem) -> None:
     tol = judgeable_tolerance(mean_problem)
     if tol is None:
         return
-    assert_agree(grad_fn(mean_problem), {n: total[n] / T for n in GRAD_NAMES}, tol, problem,
-                 "mean-loss gradients and sum / T")  # fmt: skip
+    assert_agree(
+        grad_fn(mean_problem), {n: total[n] / T for n in GRAD_NAMES}, tol, problem, "mean-loss gradients and sum / T"
+    )
     if T < 2:
         return
     last_problem = problem._replace(weights=np.eye(T)[-1], loss="last")
     before = problem._replace(xs=problem.xs[:-1], Y=problem.Y[:-1], weights=np.ones(T - 1), loss="sum")
-    tol_sum, tol_before = judgeable_tolerance(problem._replace(weights=np.ones(T), loss="sum")), judgeable_tolerance(before)
+    tol_sum, tol_before = (
+        judgeable_tolerance(problem._replace(weights=np.ones(T), loss="sum")),
+        judgeable_tolerance(before),
+    )
     if tol_sum is None or tol_before is None:
         return
     head = grad_fn(before)
     tol = {n: tol_sum[n] + tol_before[n] for n in GRAD_NAMES}
-    assert_agree(grad_fn(last_problem), {n: total[n] - head[n] for n in GRAD_NAMES}, tol, problem,
-                 "last-step gradients and sum over T minus sum over T - 1")  # fmt: skip
+    assert_agree(
+        grad_fn(last_problem),
+        {n: total[n] - head[n] for n in GRAD_NAMES},
+        tol,
+        problem,
+        "last-step gradients and sum over T minus sum over T - 1",
+    )
 
 
 def examples(fraction: float, floor: int = 5):

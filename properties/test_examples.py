@@ -37,8 +37,9 @@ def test_min_char_rnn_original_softmax_overflows_and_passes_without_large_logits
     report = gradcheck.verify(module.lossFun_adapter, one_hot_inputs=True, same_io_dim=True)
     assert not report.ok and "(it warned: overflow encountered in exp)" in report.message
     assert any("softmax is computed without the max shift" in d for d in report.diagnosis)
-    report = gradcheck.verify(module.lossFun_adapter, one_hot_inputs=True, same_io_dim=True,
-                              skip_regimes=["large_logits"])  # fmt: skip
+    report = gradcheck.verify(
+        module.lossFun_adapter, one_hot_inputs=True, same_io_dim=True, skip_regimes=["large_logits"]
+    )
     assert report.ok, report.format()
 
 

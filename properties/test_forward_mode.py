@@ -26,8 +26,7 @@ def test_jvp_equals_the_recursion_along_a_random_direction(problem):
 @examples(0.5)
 @given(ALL)
 def test_jvp_equals_jax_jvp(problem):
-    check_jvp_matches(jvp_problem, bptt, problem,
-                      other=lambda p, v: jax_jvp(*as_contract_inputs(p), v, loss=p.loss))  # fmt: skip
+    check_jvp_matches(jvp_problem, bptt, problem, other=lambda p, v: jax_jvp(*as_contract_inputs(p), v, loss=p.loss))
 
 
 @examples(0.3)
@@ -46,8 +45,13 @@ def test_forward_gradients_equal_the_series_and_jax(problem):
 def test_contract_form_and_its_errors():
     rng = np.random.default_rng(0)
     H, D, K, T = 3, 2, 4, 5
-    params = {"U": rng.normal(size=(H, D)), "W": rng.normal(size=(H, H)) / 2, "V": rng.normal(size=(K, H)),
-              "b_h": rng.normal(size=H), "b_y": rng.normal(size=K)}  # fmt: skip
+    params = {
+        "U": rng.normal(size=(H, D)),
+        "W": rng.normal(size=(H, H)) / 2,
+        "V": rng.normal(size=(K, H)),
+        "b_h": rng.normal(size=H),
+        "b_y": rng.normal(size=K),
+    }
     xs, ys, h0 = rng.normal(size=(T, D)), rng.integers(0, K, T), rng.normal(size=H)
     g = gradcheck.bptt_gradients(params, xs, ys, h0)
     f = gradcheck.forward_gradients(params, xs, ys, h0)
@@ -58,7 +62,12 @@ def test_contract_form_and_its_errors():
         gradcheck.jvp(params, xs, ys, h0, {"W": np.ones((2, 2))})
     with pytest.raises(GradcheckError, match="tangents: unknown key 'Q'"):
         gradcheck.jvp(params, xs, ys, h0, {"Q": 1.0})
-    big = {**params, "U": rng.normal(size=(64, 64)), "W": rng.normal(size=(64, 64)), "V": rng.normal(size=(K, 64)),
-           "b_h": np.zeros(64)}  # fmt: skip
+    big = {
+        **params,
+        "U": rng.normal(size=(64, 64)),
+        "W": rng.normal(size=(64, 64)),
+        "V": rng.normal(size=(K, 64)),
+        "b_h": np.zeros(64),
+    }
     with pytest.raises(GradcheckError, match="use jvp for directional derivatives, or bptt_gradients"):
         gradcheck.forward_gradients(big, rng.normal(size=(2000, 64)), rng.integers(0, K, 2000), None)

@@ -47,8 +47,11 @@ def chaotic_problem():
 
 def well_conditioned_problems():
     rng = np.random.default_rng(7)
-    return [build_problem((3, 5, 4, 12), regime_scales(regime, rng), seed)
-            for regime in ("moderate", "vanishing", "large_gradient") for seed in range(3)]  # fmt: skip
+    return [
+        build_problem((3, 5, 4, 12), regime_scales(regime, rng), seed)
+        for regime in ("moderate", "vanishing", "large_gradient")
+        for seed in range(3)
+    ]
 
 
 def normwise(a: dict, b: dict, names=GRAD_NAMES) -> float:
@@ -82,8 +85,10 @@ def test_refinement_resolves_a_chaotic_recurrence():
     exact = bptt(problem)
     fd = numeric.fd_estimate(problem, "central")
     relative = [np.max(fd.step[n] / numeric.fd_step(problem_theta(problem, n))) for n in GRAD_NAMES]
-    assert max(relative) == 1.0 and min(np.min(fd.step[n] / numeric.fd_step(problem_theta(problem, n)))
-                                        for n in GRAD_NAMES) < 1e-2  # fmt: skip
+    assert (
+        max(relative) == 1.0
+        and min(np.min(fd.step[n] / numeric.fd_step(problem_theta(problem, n))) for n in GRAD_NAMES) < 1e-2
+    )
     tol = fd_tolerance(problem, fd)
     assert not any(np.isinf(t).any() for t in tol.values()), "every entry resolved"
     assert not failures(compare_grads(fd.grads, exact, tol))
@@ -144,7 +149,7 @@ def test_refinement_refines_to_the_last_entry():
         return numeric.Differences(np.ones(len(todo)), np.ones(len(todo)), np.where(hb > 4.0 ** -need[todo], 1.0, 0.0))
 
     h, _, _, ok = numeric.refine(differences, np.ones(n), eps_E=0.0)
-    assert ok.all() and np.allclose(h, 4.0 ** -need)
+    assert ok.all() and np.allclose(h, 4.0**-need)
     h, _, _, ok = numeric.refine(differences, 4 * np.ones(n), eps_E=0.0)  # one refinement more than allowed
     assert not ok[-1] and ok[:-1].all()
 
@@ -175,6 +180,7 @@ def test_the_broken_estimators_are_unresolved_in_fd_estimate(monkeypatch):
     def broken(kind):
         def make(d1, d2, deviation):
             return real(d1 * 1e-12 if kind == "zero" else d1 / 2, d2, deviation)
+
         return make
 
     for kind in ("zero", "half"):

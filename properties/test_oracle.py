@@ -234,8 +234,18 @@ def test_cli_usage_errors_are_one_line_and_exit_2(capsys, argv, message):
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("bad", [["--examples", "0"], ["--loss", "median"], ["--dtype", "float8"], ["--seed", "x"],
-                                 ["--skip-regime", "huge"], ["--batch-loss", "max"], ["--timeout", "0"]])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--examples", "0"],
+        ["--loss", "median"],
+        ["--dtype", "float8"],
+        ["--seed", "x"],
+        ["--skip-regime", "huge"],
+        ["--batch-loss", "max"],
+        ["--timeout", "0"],
+    ],
+)
 def test_cli_bad_option_values_exit_2(capsys, bad):
     with pytest.raises(SystemExit) as e:
         main(["verify", f"{IMPLS}/correct_loop.py:grads", *bad])
@@ -243,8 +253,14 @@ def test_cli_bad_option_values_exit_2(capsys, bad):
 
 
 def test_every_command_has_help(capsys):
-    for argv in (["--help"], ["report", "--help"], ["verify", "--help"], ["golden", "--help"],
-                 ["golden", "export", "--help"], ["golden", "check", "--help"]):  # fmt: skip
+    for argv in (
+        ["--help"],
+        ["report", "--help"],
+        ["verify", "--help"],
+        ["golden", "--help"],
+        ["golden", "export", "--help"],
+        ["golden", "check", "--help"],
+    ):
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 0
@@ -300,7 +316,9 @@ def test_golden_damage_is_a_usage_error_naming_the_file(corpus, tmp_path, capsys
     shutil.copytree(corpus, d)
     path = d / victim
     manifest = json.loads((d / "manifest.json").read_text())
-    assert [c["loss"] for c in manifest["cases"] if c["file"] == victim] == ["sum" if victim.endswith("0.npz") else "mean"]
+    assert [c["loss"] for c in manifest["cases"] if c["file"] == victim] == [
+        "sum" if victim.endswith("0.npz") else "mean"
+    ]
     if damage == "altered":
         data = bytearray(path.read_bytes())
         data[-50] ^= 0xFF

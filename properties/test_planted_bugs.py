@@ -191,7 +191,7 @@ def _jvp_with(mistake):
     def jvp(problem, v):
         fw = forward(problem)
         dq = problem.weights[:, None] * (problem.Y.sum(1, keepdims=True) * np.exp(fw.log_yhat) - problem.Y)
-        (U, W, V, _, _), hs = problem.params, fw.hs
+        (_, W, V, _, _), hs = problem.params, fw.hs
         v = {k: v.get(k, 0.0) for k in GRAD_NAMES}
         s, total = v["h0"], 0.0
         for t in range(problem.xs.shape[0]):

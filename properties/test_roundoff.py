@@ -27,8 +27,9 @@ TANH_CHAIN = build_problem((6, 6, 3, 25), Scales(30.509277, 18.124235, 2.143917,
 # An exploding recurrence where an entry's own spread over the runs is small by chance.
 LUCKY_ENTRY = build_problem((8, 9, 7, 5), Scales(0.211183, 3.487697, 1.268892, 0.065029, 1.0, 0.0), 2102769589)
 # A saturated problem where XLA's tanh (up to 6 ulps from numpy's) shows.
-XLA_TANH = build_problem((8, 13, 3, 49), Scales(39.901761, 15.066039, 0.990995, 12.284456, 1.0, 0.0), 469001226,
-                         zero_h0=True)  # fmt: skip
+XLA_TANH = build_problem(
+    (8, 13, 3, 49), Scales(39.901761, 15.066039, 0.990995, 12.284456, 1.0, 0.0), 469001226, zero_h0=True
+)
 
 
 def biased_tanh_gradients(problem, bias: float) -> dict:
@@ -47,8 +48,14 @@ def biased_tanh_gradients(problem, bias: float) -> dict:
     for t in range(len(problem.xs) - 1, -1, -1):
         dp[t] = (1 - hs[t + 1] ** 2) * (dq[t] @ V + carry)
         carry = dp[t] @ W
-    return {"U": dp.T @ problem.xs, "W": dp.T @ hs[:-1], "V": dq.T @ hs[1:], "b_h": dp.sum(0), "b_y": dq.sum(0),
-            "h0": dp[0] @ W}  # fmt: skip
+    return {
+        "U": dp.T @ problem.xs,
+        "W": dp.T @ hs[:-1],
+        "V": dq.T @ hs[1:],
+        "b_h": dp.sum(0),
+        "b_y": dq.sum(0),
+        "h0": dp[0] @ W,
+    }
 
 
 def ratio(other: dict, problem, spread: dict) -> float:

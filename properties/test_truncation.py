@@ -29,8 +29,9 @@ def test_truncation_with_k_at_least_T_is_full(problem, extra):
 
 
 # H, K >= 2 (K = 1: softmax is constant, every gradient is 0) and T >= 3, so that some k < T - 1.
-VISIBLE_CUT = problems(regimes=("moderate", "large_gradient"), one_hot_inputs=False, loss="sum", min_H=2, min_K=2,
-                       min_T=3)  # fmt: skip
+VISIBLE_CUT = problems(
+    regimes=("moderate", "large_gradient"), one_hot_inputs=False, loss="sum", min_H=2, min_K=2, min_T=3
+)
 
 
 @given(VISIBLE_CUT, st.data())

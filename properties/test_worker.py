@@ -14,7 +14,7 @@ ROOT = Path(__file__).parent.parent
 
 # A worker in Python, speaking the protocol from the document (it reuses gradcheck's recursion for
 # the numbers: what is tested here is the plumbing). MODE plants a failure.
-WORKER = r'''
+WORKER = r"""
 import sys, numpy as np, time
 sys.path.insert(0, {root!r})
 import gradcheck
@@ -46,7 +46,7 @@ for line in sys.stdin:
     for k, a in out:
         print(k, a.ndim, *a.shape, *(format(x, ".17g") for x in a.ravel()))
     sys.stdout.flush()
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -121,15 +121,35 @@ def c_worker(tmp_path_factory):
     if compiler is None:
         pytest.skip("no C compiler (cc) on this machine")
     binary = tmp_path_factory.mktemp("c") / "worker"
-    subprocess.run([compiler, "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", str(binary),
-                    str(ROOT / "examples" / "c" / "worker.c"), "-lm"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            compiler,
+            "-O2",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-o",
+            str(binary),
+            str(ROOT / "examples" / "c" / "worker.c"),
+            "-lm",
+        ],
+        check=True,
+    )
     return str(binary)
 
 
 @pytest.mark.parametrize(
     "options",
-    [[], ["--loss", "mean"], ["--loss", "last"], ["--batch", "--batch-loss", "mean"], ["--layer"],
-     ["--batch", "--layer"], ["--dtype", "float32"]],  # fmt: skip
+    [
+        [],
+        ["--loss", "mean"],
+        ["--loss", "last"],
+        ["--batch", "--batch-loss", "mean"],
+        ["--layer"],
+        ["--batch", "--layer"],
+        ["--dtype", "float32"],
+    ],
 )
 def test_the_c_worker_agrees_under_every_contract(capsys, c_worker, options):
     code, out, _ = run(capsys, "verify", "--exec", c_worker, "--examples", "60", *options)
@@ -138,8 +158,11 @@ def test_the_c_worker_agrees_under_every_contract(capsys, c_worker, options):
 
 @pytest.mark.parametrize(
     ("bug", "expected"),
-    [("W_not_transposed", "W is used where W^T belongs"), ("truncate3", "cut after k = 3 terms per step"),
-     ("no_tanh_derivative", "(1 - h_t^2) is missing")],  # fmt: skip
+    [
+        ("W_not_transposed", "W is used where W^T belongs"),
+        ("truncate3", "cut after k = 3 terms per step"),
+        ("no_tanh_derivative", "(1 - h_t^2) is missing"),
+    ],
 )
 def test_the_c_workers_planted_mistakes_are_named(capsys, c_worker, bug, expected):
     code, out, _ = run(capsys, "verify", "--exec", f"{c_worker} --bug {bug}")
