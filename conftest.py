@@ -4,7 +4,8 @@ Profiles (choose with --hypothesis-profile NAME; the default is `ci` when the CI
 variable is set, `dev` otherwise):
 - ci:   derandomized (the same examples every run: no flaky CI), no deadline, no database;
 - dev:  random examples, fewer of them, failures saved in .hypothesis/ and replayed first;
-- fuzz: long runs for `python -m gradcheck fuzz` and HypoFuzz, many examples, no deadline.
+- fuzz: long runs for `python -m gradcheck fuzz` and HypoFuzz, many examples, no deadline;
+- mutation: as ci with a quarter of the examples, for mutation testing (docs/mutation.md).
 """
 
 import os
@@ -21,4 +22,7 @@ _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Healt
 settings.register_profile("ci", max_examples=400, derandomize=True, database=None, print_blob=True, **_common)
 settings.register_profile("dev", max_examples=25, **_common)
 settings.register_profile("fuzz", max_examples=100_000, **_common)
+# Mutation testing (pyproject.toml [tool.mutmut]): deterministic like `ci`, with a quarter of its
+# examples, so that a surviving mutant costs seconds, not minutes.
+settings.register_profile("mutation", max_examples=100, derandomize=True, database=None, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -48,22 +48,17 @@ def assert_agree(actual: dict, reference: dict, tol: dict, problem: Problem, wha
 
 
 def jax_reference(problem: Problem) -> dict:
-    return jax_gradients(*as_contract_inputs(problem), loss=problem.loss)
+    return jax_gradients(*as_contract_inputs(problem), loss=problem.loss, dhs=problem.dhs)
 
 
 def check_matches_jax(grad_fn: GradFn, problem: Problem) -> None:
-    """The hand-derived gradients equal JAX autodiff to round-off (and the losses agree)."""
+    """The hand-derived gradients equal JAX autodiff to round-off (and the losses agree; for the
+    layer alone, the input gradients dE/dx_t too)."""
     tol = judgeable_tolerance(problem)
     if tol is None:
         return
-    assert_agree(
-        grad_fn(problem),
-        jax_reference(problem),
-        tol,
-        problem,
-        "analytic and JAX gradients",
-        names=(*GRAD_NAMES, "loss"),
-    )
+    names = (*GRAD_NAMES, "loss", *(("xs",) if problem.dhs is not None else ()))
+    assert_agree(grad_fn(problem), jax_reference(problem), tol, problem, "analytic and JAX gradients", names=names)
 
 
 # Finite differences must judge the entries they are asked to: where the gradient is not

@@ -57,3 +57,21 @@ def test_recursion_matches_complex_step(problem):
 @given(ALL)
 def test_directional_derivative_matches(problem):
     check_directional(bptt, problem)
+
+
+# The recurrent layer alone: upstream gradients dhs in place of the output layer (the dead K = 1
+# output of problem.make_layer_problem), drawn as the V^T dq_t of an output layer in each regime.
+LAYERS = problems(one_hot_inputs=None, zero_h0=None, layer=True)
+
+
+@examples(0.5)
+@given(LAYERS)
+def test_the_layer_alone_matches_jax_autodiff(problem):
+    check_matches_jax(bptt, problem)
+
+
+@examples(0.3)
+@given(LAYERS)
+def test_the_layer_alone_matches_central_differences_and_the_series(problem):
+    check_matches_fd(bptt, problem, "central")
+    check_forms_agree(series, bptt, problem)

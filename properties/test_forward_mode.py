@@ -36,6 +36,13 @@ def test_forward_gradients_equal_the_recursion(problem):
 
 
 @examples(0.3)
+@given(problems(max_H=8, max_D=8, max_T=30, layer=True))
+def test_forward_mode_of_the_layer_alone_equals_the_recursion(problem):
+    check_forms_agree(forward_sensitivities, bptt, problem)
+    check_jvp_matches(jvp_problem, bptt, problem)
+
+
+@examples(0.3)
 @given(SMALL)
 def test_forward_gradients_equal_the_series_and_jax(problem):
     check_forms_agree(forward_sensitivities, series, problem)

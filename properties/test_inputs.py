@@ -123,8 +123,11 @@ def test_bad_loss_and_k_are_named():
     params, xs, ys, h0 = small()
     with pytest.raises(GradcheckError, match="loss: 'median' is not one of sum, mean, last"):
         gradcheck.bptt_gradients(params, xs, ys, h0, loss="median")
-    with pytest.raises(GradcheckError, match="k: 0 given"):
-        gradcheck.truncated_gradients(params, xs, ys, h0, k=0)
+    for k in (0, -1, True, 2.5, "2", None):  # True and 2.5 would silently be k = 1 and k = 2
+        with pytest.raises(GradcheckError, match=f"k: {k!r} given, expected a whole number"):
+            gradcheck.truncated_gradients(params, xs, ys, h0, k=k)
+    cut = gradcheck.truncated_gradients(params, xs, ys, h0, k=np.int64(2))  # numpy integers are whole numbers
+    assert np.array_equal(cut["W"], gradcheck.truncated_gradients(params, xs, ys, h0, k=2)["W"])
     with pytest.raises(GradcheckError, match="method: 'forward' is not one of"):
         fd_gradients(params, xs, ys, h0, method="forward")
 
@@ -133,3 +136,18 @@ def test_series_refuses_sizes_beyond_its_budget():
     params, xs, ys, h0 = small(H=200, T=400, D=1, K=2)
     with pytest.raises(GradcheckError, match="use bptt_gradients for this size"):
         gradcheck.series_gradients(params, xs, ys, h0)
+
+
+def test_the_layer_problem_validates_its_arguments():
+    from gradcheck.problem import make_layer_problem
+
+    params, xs, _, h0 = small()
+    layer = {k: params[k] for k in ("U", "W", "b_h")}
+    p = make_layer_problem(layer, xs, h0, np.ones((6, 4)))
+    assert p.sizes == (3, 4, 1, 6) and p.is_layer and np.array_equal(p.dhs, np.ones((6, 4)))
+    with pytest.raises(GradcheckError, match=r"dhs: shape \(5, 4\) given, expected \(6, 4\) = \(T, H\)"):
+        make_layer_problem(layer, xs, h0, np.ones((5, 4)))
+    with pytest.raises(GradcheckError, match=r"params: missing key\(s\) \['b_h'\]; expected \['U', 'W', 'b_h'\]"):
+        make_layer_problem({"U": params["U"], "W": params["W"]}, xs, h0, np.ones((6, 4)))
+    with pytest.raises(GradcheckError, match="dhs: contains NaN"):
+        make_layer_problem(layer, xs, h0, np.full((6, 4), np.nan))
