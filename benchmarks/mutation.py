@@ -24,8 +24,10 @@ from pathlib import Path
 from mutmut.mutation.file_mutation import mutate_file_contents
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ["gradcheck/numeric.py", "gradcheck/compare.py", "gradcheck/roundoff.py", "gradcheck/bptt.py",
-           "gradcheck/model.py", "gradcheck/problem.py", "gradcheck/forward_mode.py", "reference/jax_rnn.py"]  # fmt: skip
+MODULES = [
+    *(f"gradcheck/{m}.py" for m in ("numeric", "compare", "roundoff", "bptt", "model", "problem", "forward_mode")),
+    "reference/jax_rnn.py",
+]
 RUN = ROOT / "mutants" / "sample.json"  # the mutants of the last run
 
 
@@ -47,8 +49,9 @@ def choose(per_module: int, seed: int) -> dict[str, list[str]]:
 def results() -> dict[str, str]:
     """mutmut's status of every mutant that is not killed."""
     out = subprocess.run(["mutmut", "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True)
-    text = out.stdout if out.returncode == 0 else subprocess.run(["mutmut", "results"], cwd=ROOT, capture_output=True,
-                                                                 text=True).stdout  # fmt: skip
+    if out.returncode != 0:
+        out = subprocess.run(["mutmut", "results"], cwd=ROOT, capture_output=True, text=True)
+    text = out.stdout
     status = {}
     for line in text.splitlines():
         if ":" in line:

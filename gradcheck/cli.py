@@ -139,6 +139,8 @@ def _fuzz(args: argparse.Namespace) -> int:
 
 def _replay_args(args: argparse.Namespace) -> list[str]:
     """The command-line arguments that select the same problems and database."""
+    from .options import FLAGS
+
     out = [args.target] if args.target else []
     if args.exec:
         out += ["--exec", args.exec]
@@ -148,11 +150,7 @@ def _replay_args(args: argparse.Namespace) -> list[str]:
         if args.batch:
             out += ["--batch", "--batch-loss", args.batch_loss, "--max-batch", str(args.max_batch)]
         out += ["--layer"] * args.layer
-        out += [
-            f"--{k.replace('_', '-')}"
-            for k in ("no_bias", "zero_h0", "one_hot_inputs", "same_io_dim")
-            if getattr(args, k)
-        ]
+        out += [f"--{k.replace('_', '-')}" for k in FLAGS if getattr(args, k)]
         for r in args.skip_regime or ():
             out += ["--skip-regime", r]
     return [*out, "--database", args.database]

@@ -34,7 +34,7 @@ from .implementation import Call, implementation, signature_problem
 from .options import Options
 from .outcome import Evidence, Kind, Outcome, ProbeResult, Repeat, Report, Search
 from .problem import Problem, as_contract_inputs, loss_weights
-from .strategies import batches, build_problems, min_steps, regime_scales
+from .strategies import Regime, batches, build_problems, min_steps, regime_scales
 
 FAILURE_KINDS = {"raised": Kind.RAISED, "modified": Kind.MODIFIED, "worker": Kind.WORKER}
 
@@ -309,10 +309,10 @@ def probe_trials(opts: Options) -> list[tuple[Options, str, str]]:
     trials = []
     if not opts.zero_h0:
         trials.append((replace(opts, zero_h0=True), "h0 = 0", "h0 != 0"))
-    if "large_logits" in opts.regimes and len(opts.regimes) > 1:
+    if Regime.LARGE_LOGITS in opts.regimes and len(opts.regimes) > 1:
         trials.append(
             (
-                replace(opts, skip_regimes=(*opts.skip_regimes, "large_logits")),
+                replace(opts, skip_regimes=(*opts.skip_regimes, Regime.LARGE_LOGITS)),
                 "no large logits",
                 "large logits (a common offset past exp()'s overflow)",
             )

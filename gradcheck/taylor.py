@@ -31,6 +31,7 @@ from .oracle import coverage_set
 from .outcome import Kind, Outcome
 from .problem import GradcheckError
 from .render import case_sizes
+from .strategies import Regime
 
 STEPS = 24  # eps_0 down to eps_0 / 2^23
 # r1 is read only where it exceeds this many times the loss's round-off tolerance (two
@@ -38,7 +39,8 @@ STEPS = 24  # eps_0 down to eps_0 / 2^23
 READABLE = 64.0
 RATE_POINTS = 4  # the verdict is the median rate over the last (smallest-eps) readable steps
 CONSISTENT, INCONSISTENT = 1.8, 1.3  # rate >= 1.8: O(eps^2); <= 1.3: O(eps)
-REGIMES = ("moderate", "large_gradient", "vanishing")  # well-conditioned problems of the coverage set
+# Well-conditioned problems of the coverage set: a clean O(eps^2) remainder over many steps.
+REGIMES = (Regime.MODERATE, Regime.LARGE_GRADIENT, Regime.VANISHING)
 
 
 @dataclass
@@ -128,9 +130,9 @@ def taylor(
             raise GradcheckError(f"taylor: {why}")
         report = TaylorReport(impl.name, opts, ok=True)
         by_regime: dict[str, Case] = {}
-        for c, r in zip(coverage_set(opts), _regimes(opts), strict=True):  # h0 != 0 where the options allow it
-            if r in REGIMES and (r not in by_regime or c.problems[0].h0.any()):
-                by_regime[r] = c
+        for c in coverage_set(opts):  # one per regime, h0 != 0 where the options allow it
+            if c.regime in REGIMES and (c.regime not in by_regime or c.problems[0].h0.any()):
+                by_regime[c.regime] = c
         chosen = list(by_regime.values()) or coverage_set(opts)[:1]
         rng = np.random.default_rng(opts.seed)
         for case in chosen:
@@ -146,12 +148,6 @@ def taylor(
         return report
     finally:
         impl.close()
-
-
-def _regimes(opts: Options) -> list[str]:
-    """The regime of each coverage-set case, in order (two cases per regime unless --zero-h0)."""
-    per = 1 if opts.zero_h0 else 2
-    return [str(r) for r in opts.regimes for _ in range(per)]
 
 
 def _evaluate(impl, case: Case) -> tuple[float, dict] | Outcome:
