@@ -17,6 +17,7 @@ function serves many shapes and the gradients of the real entries are unchanged:
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -81,6 +82,30 @@ def _weights(loss: str, T: int) -> np.ndarray:
     return {"sum": np.ones(T), "mean": np.full(T, 1.0 / T), "last": np.eye(T)[-1]}[loss]
 
 
+class _Padded(NamedTuple):
+    """A problem padded into its shape bucket: the arguments of _loss, and the true sizes."""
+
+    params: dict
+    args: tuple  # xs, Y, h0, weights, class_mask, dhs
+    sizes: tuple[int, int, int, int]  # (D, H, K, T)
+    shapes: dict  # the padded shape of each parameter
+
+
+def _padded(params, xs, ys, h0, loss: str, dhs) -> _Padded:
+    """One padded size for D, H and K together: a problem's bucket is (size, steps), so shapes up
+    to 64 and T up to 256 make at most 3 x 3 = 9 compiled functions."""
+    p = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
+    xs = np.asarray(xs, dtype=np.float64)
+    (H, D), K, T = p["U"].shape, p["V"].shape[0], xs.shape[0]
+    h0 = np.zeros(H) if h0 is None else np.asarray(h0, dtype=np.float64)
+    S, Tb = bucket(max(D, H, K), SIZE_FLOOR), bucket(T, STEP_FLOOR)
+    shapes = {"U": (S, S), "W": (S, S), "V": (S, S), "b_h": (S,), "b_y": (S,)}
+    upstream = np.zeros((T, H)) if dhs is None else np.asarray(dhs, dtype=np.float64)
+    args = (_pad(xs, (Tb, S)), _pad(_targets(ys, T, K), (Tb, S)), _pad(h0, (S,)), _pad(_weights(loss, T), (Tb,)),
+            np.arange(S) < K, _pad(upstream, (Tb, S)))  # fmt: skip
+    return _Padded({k: _pad(p[k], shapes[k]) for k in PARAM_NAMES}, args, (D, H, K, T), shapes)
+
+
 def jax_gradients(params, xs, ys, h0=None, *, loss: str = "sum", dhs=None) -> dict:
     """Gradients of E by JAX autodiff (contract form, as gradcheck.bptt_gradients).
 
@@ -90,26 +115,10 @@ def jax_gradients(params, xs, ys, h0=None, *, loss: str = "sum", dhs=None) -> di
     Returns numpy arrays under the parameter keys, "h0" and "xs" (dE/dx_t), and "loss".
     Inputs are read, never modified.
     """
-    p = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
-    xs = np.asarray(xs, dtype=np.float64)
-    (H, D), K, T = p["U"].shape, p["V"].shape[0], xs.shape[0]
-    h0 = np.zeros(H) if h0 is None else np.asarray(h0, dtype=np.float64)
-    # One padded size for D, H and K together: a problem's bucket is (size, steps), so shapes
-    # up to 64 and T up to 256 make at most 3 x 3 = 9 compiled functions.
-    S, Tb = bucket(max(D, H, K), SIZE_FLOOR), bucket(T, STEP_FLOOR)
-    Db, Hb, Kb = S, S, S
-    shapes = {"U": (Hb, Db), "W": (Hb, Hb), "V": (Kb, Hb), "b_h": (Hb,), "b_y": (Kb,)}
-    padded = {k: _pad(p[k], shapes[k]) for k in PARAM_NAMES}
-    E, (g, g_xs, g_h0) = _value_and_grad(
-        padded,
-        _pad(xs, (Tb, Db)),
-        _pad(_targets(ys, T, K), (Tb, Kb)),
-        _pad(h0, (Hb,)),
-        _pad(_weights(loss, T), (Tb,)),
-        np.arange(Kb) < K,
-        _pad(np.zeros((T, H)) if dhs is None else np.asarray(dhs, dtype=np.float64), (Tb, Hb)),
-    )
-    out = {k: np.array(g[k])[tuple(slice(0, n) for n in p[k].shape)] for k in PARAM_NAMES}
+    pad = _padded(params, xs, ys, h0, loss, dhs)
+    (D, H, _K, T) = pad.sizes
+    E, (g, g_xs, g_h0) = _value_and_grad(pad.params, *pad.args)
+    out = {k: np.array(g[k])[tuple(slice(0, n) for n in np.shape(params[k]))] for k in PARAM_NAMES}
     out["h0"] = np.array(g_h0)[:H]
     out["xs"] = np.array(g_xs)[:T, :D]
     out["loss"] = float(E)
@@ -119,22 +128,9 @@ def jax_gradients(params, xs, ys, h0=None, *, loss: str = "sum", dhs=None) -> di
 def jax_jvp(params, xs, ys, h0, tangents, *, loss: str = "sum", dhs=None) -> float:
     """dE . v by jax.jvp (forward mode), for a direction v: tangents {"U", "W", "V", "b_h", "b_y",
     "h0"} (a missing key is a zero tangent). Same arguments and padding as jax_gradients."""
-    p = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
-    xs = np.asarray(xs, dtype=np.float64)
-    (H, D), K, T = p["U"].shape, p["V"].shape[0], xs.shape[0]
-    h0 = np.zeros(H) if h0 is None else np.asarray(h0, dtype=np.float64)
-    S, Tb = bucket(max(D, H, K), SIZE_FLOOR), bucket(T, STEP_FLOOR)
-    shapes = {"U": (S, S), "W": (S, S), "V": (S, S), "b_h": (S,), "b_y": (S,)}
-    tangent = lambda k: np.zeros(p[k].shape) if k not in tangents else np.asarray(tangents[k], dtype=np.float64)
-    value = _jvp(
-        {k: _pad(p[k], shapes[k]) for k in PARAM_NAMES},
-        _pad(xs, (Tb, S)),
-        _pad(_targets(ys, T, K), (Tb, S)),
-        _pad(h0, (S,)),
-        _pad(_weights(loss, T), (Tb,)),
-        np.arange(S) < K,
-        _pad(np.zeros((T, H)) if dhs is None else np.asarray(dhs, dtype=np.float64), (Tb, S)),
-        {k: _pad(tangent(k), shapes[k]) for k in PARAM_NAMES},
-        _pad(np.zeros(H) if "h0" not in tangents else np.asarray(tangents["h0"], dtype=np.float64), (S,)),
-    )
-    return float(value)
+    pad = _padded(params, xs, ys, h0, loss, dhs)
+    H = pad.sizes[1]
+    tangent = lambda k: np.asarray(tangents.get(k, np.zeros(np.shape(params[k]))), dtype=np.float64)
+    v = {k: _pad(tangent(k), pad.shapes[k]) for k in PARAM_NAMES}
+    v_h0 = _pad(np.asarray(tangents.get("h0", np.zeros(H)), dtype=np.float64), (pad.shapes["b_h"][0],))
+    return float(_jvp(pad.params, *pad.args, v, v_h0))
