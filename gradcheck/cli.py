@@ -82,8 +82,6 @@ def _fuzz(args: argparse.Namespace) -> int:
     if args.minutes is not None and args.minutes <= 0:
         raise GradcheckError(f"--minutes: {args.minutes} is not > 0")
     minutes = args.minutes if args.minutes is not None or args.examples is not None else 10.0
-    if os.path.exists(args.database) and not os.path.isdir(args.database):
-        raise GradcheckError(f"--database: {args.database!r} exists and is not a directory")
     if args.seed is not None and args.seed < 0:
         raise GradcheckError(f"--seed: {args.seed} is not >= 0")
     worst: dict[str, float] = {}
@@ -453,9 +451,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, help="run for this long (default 10 when --examples is not given)")
     p.add_argument(
         "--database",
-        metavar="DIR",
+        metavar="DIR|URL",
         default=DEFAULT_DATABASE,
-        help=f"the example database directory (default {DEFAULT_DATABASE}; share one between machines)",
+        help=f"the example database: a directory (default {DEFAULT_DATABASE}), or redis://host:port[/db]; share "
+        "one between machines and a failure found by one replays first on all (docs/fuzzing.md)",
     )
     _add_target_options(p)
     for action in p._actions:  # fuzz's budget and seed mean something else than verify's

@@ -16,6 +16,7 @@ example database, so the next run replays it first. Exit codes as verify: 0, 1, 
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -44,7 +45,7 @@ from .options import Options
 from .oracle import judge, reference_function, search_settings
 from .outcome import Kind
 from .precision import FLOAT64, Precision
-from .problem import GRAD_NAMES, Problem, as_contract_inputs
+from .problem import GRAD_NAMES, GradcheckError, Problem, as_contract_inputs
 from .strategies import features, problems
 
 BATCH = 200  # examples per Hypothesis run: progress and the time limit are checked between batches
@@ -173,6 +174,27 @@ def _coverage(c: Counter, problem: Problem, pr: Precision) -> None:
     c["one-hot inputs"] += bool(f["one_hot"])
 
 
+def example_database(where: str):
+    """The example database: a directory (shared between machines on a network file system), or
+    a Redis server, `redis://host:port[/db]` (Hypothesis' RedisExampleDatabase; needs `redis`,
+    `pip install "gradcheck-rnn[fuzz]"`). Failures saved by one machine replay first on every other."""
+    if where.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            import redis
+            from hypothesis.extra.redis import RedisExampleDatabase
+        except ImportError:
+            raise GradcheckError("--database redis://...: needs the redis package (pip install redis)") from None
+        client = redis.Redis.from_url(where)
+        try:
+            client.ping()
+        except redis.RedisError as e:
+            raise GradcheckError(f"--database {where}: the Redis server does not answer ({e})") from None
+        return RedisExampleDatabase(client)
+    if os.path.exists(where) and not os.path.isdir(where):
+        raise GradcheckError(f"--database: {where!r} exists and is not a directory")
+    return DirectoryBasedExampleDatabase(where)
+
+
 def run_campaign(
     check: Callable,
     strategy_,
@@ -191,7 +213,7 @@ def run_campaign(
     """
     camp, start = Campaign(worst=worst if worst is not None else {}), time.perf_counter()
     deadline = start + 60 * minutes if minutes else None
-    db = DirectoryBasedExampleDatabase(database)
+    db = example_database(database)
     batch = 0
     while True:
         left = None if examples is None else examples - camp.examples
