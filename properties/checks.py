@@ -83,10 +83,10 @@ def check_matches_fd(grad_fn: GradFn, problem: Problem, method: str = "central")
 
 
 def check_forms_agree(fn_a: GradFn, fn_b: GradFn, problem: Problem) -> None:
-    """Two analytic forms of the same gradient agree to round-off."""
+    """Two analytic forms of the same gradient agree to round-off (the input gradients dE/dx_t too)."""
     tol = judgeable_tolerance(problem)
     if tol is not None:
-        assert_agree(fn_a(problem), fn_b(problem), tol, problem, "the two analytic forms")
+        assert_agree(fn_a(problem), fn_b(problem), tol, problem, "the two analytic forms", names=(*GRAD_NAMES, "xs"))
 
 
 def check_directional(grad_fn: GradFn, problem: Problem, seed: int = 0) -> None:

@@ -65,6 +65,10 @@ def test_contract_form_and_its_errors():
     assert set(f) == set(g) and all(np.allclose(f[k], g[k], rtol=1e-12, atol=1e-14) for k in g)
     only_W = gradcheck.jvp(params, xs, ys, h0, {"W": np.ones((H, H))})  # missing keys are zero tangents
     assert only_W == pytest.approx(g["W"].sum(), rel=1e-12)
+    only_h0 = gradcheck.jvp(params, xs, ys, h0, {"h0": np.arange(H, dtype=float)})
+    assert only_h0 == pytest.approx(g["h0"] @ np.arange(H), rel=1e-12)
+    with pytest.raises(GradcheckError, match=r"tangents\['h0'\]: shape \(2,\) given, expected \(3,\)"):
+        gradcheck.jvp(params, xs, ys, h0, {"h0": np.ones(2)})
     with pytest.raises(GradcheckError, match=r"tangents\['W'\]: shape \(2, 2\) given, expected \(3, 3\)"):
         gradcheck.jvp(params, xs, ys, h0, {"W": np.ones((2, 2))})
     with pytest.raises(GradcheckError, match="tangents: unknown key 'Q'"):

@@ -151,3 +151,15 @@ def test_the_layer_problem_validates_its_arguments():
         make_layer_problem({"U": params["U"], "W": params["W"]}, xs, h0, np.ones((6, 4)))
     with pytest.raises(GradcheckError, match="dhs: contains NaN"):
         make_layer_problem(layer, xs, h0, np.full((6, 4), np.nan))
+
+
+def test_per_step_gradients_contract():
+    """dE_t/dθ for every t, with a leading T axis; "loss" holds each E_t; their sum is the total."""
+    params, xs, ys, h0 = small()
+    steps = gradcheck.per_step_gradients(params, xs, ys, h0)
+    total = gradcheck.bptt_gradients(params, xs, ys, h0)
+    assert set(steps) == KEYS and steps["loss"].shape == (6,)
+    for k in KEYS - {"loss"}:
+        assert steps[k].shape == (6, *np.shape(total[k]))
+        np.testing.assert_allclose(steps[k].sum(axis=0), total[k], rtol=1e-12, atol=1e-14)
+    assert steps["loss"].sum() == pytest.approx(total["loss"], rel=1e-14)

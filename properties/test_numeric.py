@@ -194,3 +194,28 @@ def test_the_broken_estimators_are_unresolved_in_fd_estimate(monkeypatch):
 
 def problem_theta(problem, name):
     return problem.h0 if name == "h0" else getattr(problem.params, name)
+
+
+def test_a_self_grading_directional_difference_is_unresolved():
+    """The directional difference with its plus side dropped: D(h) ~ g/2, D(2h) ~ g, an error
+    estimate of g/6, which 8 x would pass. It is unresolved instead."""
+    d = numeric.Directional(analytic=1.0, numeric=0.5, error=1 / 6, step=1e-5, self_error=1 / 6)
+    c = directional_check(d)
+    assert c.name == "directional" and c.unresolved == 1 and c.tol == np.inf
+    good = numeric.Directional(analytic=1.0, numeric=1.0 + 1e-10, error=1e-10, step=1e-5, self_error=0.0)
+    assert directional_check(good).ok and not directional_check(good).unresolved
+    assert not directional_check(good._replace(analytic=1.1)).ok
+
+
+def test_the_plain_methods_are_the_plain_central_difference():
+    """fd_gradients(method="central") and central_differences at eps^(1/3) are the plain method of
+    fd_estimate: the same steps, bit for bit (the refined estimates are fd_estimate's with errors)."""
+    from gradcheck.problem import as_contract_inputs
+
+    problem = well_conditioned_problems()[1]
+    plain = numeric.fd_estimate(problem, "central", estimate_error=False)
+    at_the_step = numeric.central_differences(problem, FLOAT64.fd_relative_step)
+    public = numeric.fd_gradients(*as_contract_inputs(problem), loss=problem.loss, method="central")
+    for n in GRAD_NAMES:
+        assert np.array_equal(plain.grads[n], at_the_step[n]) and np.array_equal(plain.grads[n], public[n])
+        assert np.array_equal(plain.step[n], numeric.fd_step(problem_theta(problem, n)))
