@@ -75,3 +75,9 @@ def test_the_layer_alone_matches_jax_autodiff(problem):
 def test_the_layer_alone_matches_central_differences_and_the_series(problem):
     check_matches_fd(bptt, problem, "central")
     check_forms_agree(series, bptt, problem)
+
+
+@examples(0.3)
+@given(LAYERS)
+def test_the_layer_alone_matches_the_complex_step(problem):
+    check_matches_fd(bptt, problem, "complex")

@@ -82,3 +82,45 @@ def test_compare_grads_and_failures():
     checks = compare_grads(a, r, t, names=("x", "y"))
     assert [c.name for c in checks] == ["x", "y"] and [c.name for c in failures(checks)] == ["y"]
     assert isinstance(checks[0], ParamCheck) and checks[1].rel_error == pytest.approx(1 / 3)
+
+
+def test_the_boundary_and_zero_references():
+    c = compare_array("b", np.array([1.5]), np.array([1.0]), np.array([0.5]))
+    assert c.ratio == 1.0 and c.ok  # error/tol = 1 exactly agrees
+    c = compare_array("b", np.zeros(3), np.zeros(3), np.full(3, 1e-300))
+    assert c.rel_error == 0.0 and c.max_abs_error == 0.0  # a zero reference and no error
+    c = compare_array("b", np.array([0.0, 1e-3]), np.zeros(2), np.full(2, 1e-300))
+    assert c.rel_error == np.inf and not c.ok  # a zero reference and an error
+
+
+def test_judgements_and_their_reasons():
+    """Judged problems carry no reason; a float16 problem whose sums pass 65504 / 16 is out of range
+    there (and judged in float64); a chaotic one is ill-conditioned in float16."""
+    from gradcheck.compare import Judgement, roundoff_check
+    from gradcheck.precision import FLOAT16, FLOAT64
+    from gradcheck.strategies import Scales, build_problem
+
+    big = build_problem((4, 8, 5, 200), Scales(1.0, 1.0, 60.0, 0.5, 1.0, 0.0), 0)  # sums reach 8,050
+    chaotic = build_problem((4, 8, 5, 100), Scales(0.2, 3.0, 3.0, 0.05, 1.0, 0.0), 0)
+    t = roundoff_check(big, FLOAT64)
+    assert t.judgement is Judgement.JUDGED and t.reason == "" and t.tol["loss"] > 0
+    t = roundoff_check(big, FLOAT16)
+    assert t.judgement is Judgement.OUT_OF_RANGE and t.reason.startswith("out of range for float16: sums reach 8")
+    assert set(t.tol) >= {"U", "W", "V", "b_h", "b_y", "h0", "loss"}  # the tolerances are still there
+    t = roundoff_check(chaotic, FLOAT16)
+    assert t.judgement is Judgement.ILL_CONDITIONED and "round-off moves a state by" in t.reason
+    assert roundoff_check(chaotic, FLOAT64).judgement is Judgement.JUDGED
+
+
+def test_fd_tolerance_without_a_self_measured_error_uses_the_whole_error():
+    from gradcheck.compare import fd_tolerance
+    from gradcheck.numeric import FDResult
+    from gradcheck.strategies import Scales, build_problem
+
+    problem = build_problem((2, 3, 2, 4), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
+    grads = {n: np.ones_like(a) for n, a in zip(("U", "W", "V", "b_h", "b_y"), problem.params, strict=True)}
+    grads["h0"] = np.ones(3)
+    small = FDResult(grads, {n: 1e-6 * np.ones_like(a) for n, a in grads.items()}, grads)
+    large = FDResult(grads, {n: 0.5 * np.ones_like(a) for n, a in grads.items()}, grads)
+    assert all(np.all(np.isfinite(t)) for t in fd_tolerance(problem, small).values())
+    assert all(np.all(np.isinf(t)) for t in fd_tolerance(problem, large).values())

@@ -1,5 +1,7 @@
 """The public contract: clear errors for bad input, inputs never modified, the documented keys."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -163,3 +165,25 @@ def test_per_step_gradients_contract():
         assert steps[k].shape == (6, *np.shape(total[k]))
         np.testing.assert_allclose(steps[k].sum(axis=0), total[k], rtol=1e-12, atol=1e-14)
     assert steps["loss"].sum() == pytest.approx(total["loss"], rel=1e-14)
+
+
+def test_the_series_refuses_exactly_beyond_its_flop_estimate(monkeypatch):
+    """T^2 (2 H^3 + H^2 D) flops: a limit just above a size's estimate runs it, just below refuses,
+    and the message gives the estimate."""
+    import gradcheck.bptt as bptt_module
+
+    params, xs, ys, h0 = small()  # D=3, H=4, T=6
+    estimate = 6 * 6 * (2 * 4**3 + 4**2 * 3)
+    monkeypatch.setattr(bptt_module, "SERIES_FLOP_LIMIT", estimate * 1.001)
+    gradcheck.series_gradients(params, xs, ys, h0)
+    monkeypatch.setattr(bptt_module, "SERIES_FLOP_LIMIT", estimate * 0.999)
+    with pytest.raises(GradcheckError, match=re.escape(f"needs about {estimate:.1e} flops")):
+        gradcheck.series_gradients(params, xs, ys, h0)
+
+
+def test_jax_pads_large_problems_into_the_next_bucket():
+    """Sizes over 16 and T over 64 go to the next power-of-two bucket; the real entries are exact."""
+    params, xs, ys, h0 = small(D=17, H=5, K=3, T=65, seed=4)
+    ours, ref = gradcheck.bptt_gradients(params, xs, ys, h0), jax_gradients(params, xs, ys, h0)
+    for k in KEYS:
+        np.testing.assert_allclose(ref[k], ours[k], rtol=1e-10, atol=1e-12)

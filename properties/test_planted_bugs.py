@@ -209,3 +209,29 @@ def _jvp_with(mistake):
 def test_the_jvp_property_catches_forward_mode_mistakes(mistake):
     caught = fails_somewhere(lambda p: checks.check_jvp_matches(_jvp_with(mistake), bptt, p))
     assert caught == (mistake != "none")
+
+
+# --- the tolerances are tight: small errors are caught -------------------------------------
+
+
+def _scaled(key: str, factor: float, grad_fn=bptt):
+    def wrong(problem):
+        g = dict(grad_fn(problem))
+        g[key] = g[key] * factor
+        return g
+
+    return wrong
+
+
+@pytest.mark.parametrize("key", ["loss", "W", "U", "V", "h0"])
+def test_a_relative_error_of_1e_9_is_caught_against_jax(key):
+    """The round-off tolerance is tight enough to see a 1e-9 relative error in any one gradient
+    or in the loss alone (the gradients right): a loose tolerance (8 / spread for the loss, a
+    noise term that blows up) would pass it."""
+    assert fails_somewhere(lambda p: checks.check_matches_jax(_scaled(key, 1 + 1e-9), p))
+
+
+def test_a_wrong_loss_of_the_layer_alone_is_caught():
+    layers = problems(one_hot_inputs=None, zero_h0=None, layer=True)
+    assert fails_somewhere(lambda p: checks.check_matches_jax(_scaled("loss", 1 + 1e-9), p), layers)
+    assert fails_somewhere(lambda p: checks.check_matches_jax(_scaled("xs", 1 + 1e-9), p), layers)
