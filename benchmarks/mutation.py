@@ -4,6 +4,7 @@
     python benchmarks/mutation.py                    # a stratified sample: 60 mutants per module, seed 0
     python benchmarks/mutation.py --per-module 0     # every mutant of every core module (hours)
     python benchmarks/mutation.py --report           # the last run's scores and survivors, again
+    python benchmarks/mutation.py --retest           # after adding tests: run the sample's survivors again
 
 mutmut copies the project into ./mutants and runs, for each mutant, the judges' tests that reach
 the mutated function (pyproject.toml lists them) in the deterministic `mutation` Hypothesis
@@ -77,11 +78,23 @@ def report(chosen: dict[str, list[str]]) -> None:
         print(f"  {name}: {state}")
 
 
+def forget(names: list[str]) -> None:
+    """Drop mutmut's verdicts on these mutants (kept in mutants/**/*.py.meta), so that they run again."""
+    for meta in (ROOT / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        hit = [n for n in names if n in data["exit_code_by_key"]]
+        for n in hit:
+            data["exit_code_by_key"][n] = None
+        if hit:
+            meta.write_text(json.dumps(data))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-module", type=int, default=60, help="mutants per module (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", action="store_true", help="only print the last run's results")
+    parser.add_argument("--retest", action="store_true", help="run the same sample's survivors again (new tests)")
     args = parser.parse_args()
     os.chdir(ROOT)
     if args.report:
@@ -89,6 +102,9 @@ def main() -> None:
         return
     chosen = choose(args.per_module, args.seed)
     names = [n for ns in chosen.values() for n in ns]
+    if args.retest:  # the sample again (a changed module samples anew); only what is not killed runs
+        status = results()
+        forget([n for n in names if n in status and status[n] != "killed"])
     print(f"running {len(names)} mutants of {len(MODULES)} modules", flush=True)
     env = {**os.environ, "CI": "true"}
     subprocess.run(["mutmut", "run", "--max-children", str(os.cpu_count() or 1), *names], env=env, check=False)

@@ -15,7 +15,7 @@ import pytest
 
 from gradcheck import roundoff
 from gradcheck.bptt import bptt
-from gradcheck.precision import FLOAT64
+from gradcheck.precision import FLOAT64, PRECISIONS
 from gradcheck.problem import GRAD_NAMES, as_contract_inputs
 from gradcheck.roundoff import roundoff_spread
 from gradcheck.strategies import Scales, build_problem
@@ -114,3 +114,32 @@ def test_the_spread_grows_with_the_precision(name):
     base, this = roundoff_spread(problem, FLOAT64), roundoff_spread(problem, PRECISIONS[name])
     assert all(np.all(this.grads[k] >= base.grads[k]) for k in GRAD_NAMES)
     assert this.loss >= base.loss and this.states >= base.states
+
+
+def test_the_models_own_backward_pass_is_the_recursion():
+    """roundoff.backward (the round-off model's, independent of bptt.py) gives the recursion's dp_t."""
+    from gradcheck.bptt import backward_recursion, direct_state_gradient, output_error
+    from gradcheck.model import forward
+
+    for problem in (TANH_CHAIN, LUCKY_ENTRY):
+        fw = forward(problem)
+        dq = output_error(problem, fw.log_yhat)
+        expected = backward_recursion(direct_state_gradient(problem, dq), fw.hs, problem.params.W)
+        np.testing.assert_allclose(roundoff.backward(problem, fw.hs, dq), expected, rtol=1e-12, atol=1e-300)
+
+
+def test_the_model_keeps_the_dtype_it_is_given():
+    """model.py is generic in the dtype (float32 for the lower-precision diagnosis, complex for the
+    complex step): the states come back in the problem's own dtype."""
+    from gradcheck.model import forward
+    from gradcheck.variants import in_precision
+
+    problem = build_problem((3, 4, 5, 6), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 2)
+    f32 = problem._replace(params=problem.params._replace(**{k: v.astype(np.float32) for k, v in
+                                                            problem.params._asdict().items()}),
+                           xs=problem.xs.astype(np.float32), h0=problem.h0.astype(np.float32))  # fmt: skip
+    assert forward(f32).hs.dtype == np.float32
+    complex_h0 = problem._replace(h0=problem.h0 + 1e-20j)
+    assert forward(complex_h0).hs.dtype == np.complex128
+    exact, low = bptt(problem), in_precision(problem, PRECISIONS["float32"])
+    assert 0 < np.max(np.abs(low["W"] - exact["W"])) <= 1e-4 * np.max(np.abs(exact["W"]))
