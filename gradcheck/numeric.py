@@ -37,17 +37,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .model import Forward, forward
-from .precision import FLOAT64
+from .precision import FLOAT64, Precision
 from .problem import GRAD_NAMES, GradcheckError, Problem, make_problem
 from .roundoff import roundoff_spread
 
 EPS = np.finfo(np.float64).eps
-# Central differences: truncation O(h^2 E''') + round-off O(eps E / h) is smallest near
-# h = eps^(1/3) relative to the size of θ_i (Numerical Recipes 5.7; scipy's approx_derivative
-# uses the same rule): about 6e-6 in float64, 5e-3 in float32.
-FD_RELATIVE_STEP = {np.dtype(np.float64): EPS ** (1 / 3), np.dtype(np.float32): np.finfo(np.float32).eps ** (1 / 3)}
-# Complex step: no cancellation, so h only has to make h^2 E''' negligible; 1e-20 does, and
-# h times any derivative we meet stays far above the float64 underflow (1e-308).
+# Complex step: no cancellation, so h only has to make h^2 E''' negligible; 1e-20 does. The price
+# is underflow: imaginary parts below the float64 normal range (tiny = 2.2e-308) are flushed (see
+# _sweep), so a derivative below about T tiny / h (1e-287 at T = 100) is lost; the error bound
+# carries that term (a fuzz run met V[5, 0] = 3e-294 by the recursion and 0 by the complex step).
 COMPLEX_STEP = 1e-20
 # Rows per batch of perturbed forward passes: each step works on (rows, H) arrays, about 1 MB
 # here, which amortises numpy's per-call overhead and stays in memory that malloc reuses (fresh
@@ -73,9 +71,10 @@ SELF_NOISE = 8.0
 KINDS = ("U", "W", "b_h", "h0", "V", "b_y")  # row kinds; the first four are the hidden group
 
 
-def fd_step(theta: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
-    """The central-difference step for each entry: eps^(1/3) max(1, |θ_i|) (see FD_RELATIVE_STEP)."""
-    return FD_RELATIVE_STEP[np.dtype(dtype)] * np.maximum(1.0, np.abs(theta))
+def fd_step(theta: np.ndarray, pr: Precision = FLOAT64) -> np.ndarray:
+    """The central-difference step for each entry: eps^(1/3) max(1, |θ_i|) (`Precision.fd_relative_step`;
+    Numerical Recipes 5.7, and scipy's approx_derivative, use the same rule): 6e-6 relative in float64."""
+    return pr.fd_relative_step * np.maximum(1.0, np.abs(theta))
 
 
 def _theta(problem: Problem, name: str) -> np.ndarray:
@@ -283,8 +282,12 @@ def fd_estimate(
         grad, step = res.change.imag / COMPLEX_STEP, np.full(len(theta), COMPLEX_STEP)
         # No truncation to speak of; round-off is that of forward-mode differentiation, whose
         # one extra cancellation is sum_k (sigma yhat_k - y_k) Im q_k: (K + 2) eps its terms.
-        error = EPS * (problem.Y.shape[1] + 2) * res.scale / COMPLEX_STEP
-        self_error = np.zeros(len(theta))
+        # Plus what the flush below tiny loses (see COMPLEX_STEP): up to tiny in each of the two
+        # sums of every step. It is the one error the complex step knows it makes: entries not
+        # large against it are unresolved (compare.fd_tolerance), not judged against noise.
+        flushed = np.full(len(theta), 2 * (problem.xs.shape[0] + 1) * FLOAT64.tiny / COMPLEX_STEP)
+        error = EPS * (problem.Y.shape[1] + 2) * res.scale / COMPLEX_STEP + flushed
+        self_error = flushed
     elif not estimate_error:
         step = fd_step(theta)
         grad, error, self_error = _plain_central(problem, fw, ent, step), None, None
