@@ -73,7 +73,7 @@ def _taylor(args: argparse.Namespace) -> int:
 def _fuzz(args: argparse.Namespace) -> int:
     import shlex
 
-    from .fuzz import builtin_check, campaign_problems, format_summary, run_campaign, target_check
+    from .fuzz import Worst, builtin_check, campaign_problems, format_summary, run_campaign, target_check
     from .implementation import implementation, signature_problem
     from .progress import LiveLine
 
@@ -84,7 +84,7 @@ def _fuzz(args: argparse.Namespace) -> int:
     minutes = args.minutes if args.minutes is not None or args.examples is not None else 10.0
     if args.seed is not None and args.seed < 0:
         raise GradcheckError(f"--seed: {args.seed} is not >= 0")
-    worst: dict[str, float] = {}
+    worst = Worst()
     impl = None
     if args.target or args.exec:
         from .oracle import cases
@@ -125,7 +125,8 @@ def _fuzz(args: argparse.Namespace) -> int:
             {
                 "examples": camp.examples,
                 "seconds": camp.seconds,
-                "worst": camp.worst,
+                "worst": camp.worst.ratio,
+                "closest": camp.worst.as_json(),
                 "coverage": dict(camp.coverage),
                 "regimes": dict(camp.regimes),
                 "not_judged": dict(camp.not_judged),
@@ -188,9 +189,9 @@ def _plot_failure(path: str, report) -> None:
     if f is None or f.kind.value != "mismatch" or not f.result:
         _print(f"  --plot: nothing to draw ({'no failure' if f is None else 'the failure is not a numeric mismatch'})")
         return
-    title = f"{report.target} vs reference: first failing problem found, {case_sizes(f)}"
+    title = f"{report.target} vs reference: first failing problem found, {case_sizes(f.case)}"
     _drawing(lambda: error_maps(path, f.result, f.reference, f.tolerance, title), path)
-    _print(f"  --plot: error maps of the first failing problem ({case_sizes(f)}) written to {path}")
+    _print(f"  --plot: error maps of the first failing problem ({case_sizes(f.case)}) written to {path}")
 
 
 def _drawing(draw, path: str):

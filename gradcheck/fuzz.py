@@ -38,7 +38,7 @@ from .compare import (
     jvp_tolerance,
     roundoff_check,
 )
-from .contract import Case
+from .contract import Case, Contract
 from .forward_mode import forward_sensitivities, jvp_problem
 from .numeric import directional_derivative, fd_estimate, random_direction
 from .options import Options
@@ -46,6 +46,7 @@ from .oracle import judge, reference_function, search_settings
 from .outcome import Kind
 from .precision import FLOAT64, Precision
 from .problem import GRAD_NAMES, GradcheckError, Problem, as_contract_inputs
+from .render import case_arguments, case_arrays, case_sizes
 from .strategies import features, problems
 
 BATCH = 200  # examples per Hypothesis run: progress and the time limit are checked between batches
@@ -86,7 +87,7 @@ def _regime_events(problem: Problem) -> dict[str, float]:
     return f
 
 
-def check_builtin(problem: Problem, worst: dict[str, float]) -> Judgement | None:
+def check_builtin(problem: Problem, worst: Worst) -> Judgement | None:
     """One example of the built-in campaign; raises Disagreement on any false alarm.
 
     Returns the Judgement of a problem that is not judged (ill-conditioned), None otherwise.
@@ -123,36 +124,66 @@ def check_builtin(problem: Problem, worst: dict[str, float]) -> Judgement | None
     for name, run in comparisons:
         other, t = run()
         checks = compare_grads(exact, other, t, GRAD_NAMES)
-        _record(worst, name, max(c.ratio for c in checks))
+        worst.record(name, max(c.ratio for c in checks), problem)
         if not all(c.ok for c in checks):
             raise Disagreement(name, checks, problem)
     v = random_direction(problem, np.random.default_rng(T + 1))
     along = jvp_problem(problem, v) - sum(float(np.sum(exact[n] * v[n])) for n in GRAD_NAMES)
-    _record(worst, "jvp (forward mode) vs recursion", abs(along) / jvp_tolerance(exact, tol, v))
+    worst.record("jvp (forward mode) vs recursion", abs(along) / jvp_tolerance(exact, tol, v), problem)
     if abs(along) > jvp_tolerance(exact, tol, v):
         raise AssertionError(f"jvp differs from <recursion, v> by {along!r} (tol {jvp_tolerance(exact, tol, v):.3g})")
     if 3 * P * T * H * (H + K) > FULL_FD_FLOPS:
         d = directional_derivative(problem, exact, random_direction(problem, np.random.default_rng(T)))
         c = directional_check(d)
-        _record(worst, "recursion vs directional FD", c.ratio)
+        worst.record("recursion vs directional FD", c.ratio, problem)
         if c.unresolved:
             event("directional FD unresolved")
         if not c.ok:
             raise AssertionError(f"directional derivative {d.analytic!r} vs central difference {d.numeric!r}")
-    target(max(worst.get("_this", 0.0), 0.0), label="worst error / tol")
+    target(worst.this, label="worst error / tol")
     return None
 
 
-def _record(worst: dict[str, float], name: str, ratio: float) -> None:
-    worst[name] = max(worst.get(name, 0.0), ratio)
-    worst["_this"] = max(worst.get("_this", 0.0), ratio)
+@dataclass
+class Worst:
+    """The largest error/tol seen per comparison, and the example it was seen on: a campaign's
+    closest call, kept so that a near miss (a tolerance almost too tight) can be looked at."""
+
+    ratio: dict[str, float] = field(default_factory=dict)
+    example: dict[str, Case] = field(default_factory=dict)
+    this: float = 0.0  # the current example's largest, which target() steers by
+
+    def record(self, name: str, ratio: float, example: Problem | Case) -> None:
+        if ratio > self.ratio.get(name, -1.0):
+            case = example if isinstance(example, Case) else Case((example,), Contract())
+            self.ratio[name], self.example[name] = ratio, case
+        self.this = max(self.this, ratio)
+
+    def as_json(self) -> dict:
+        """Per comparison: the worst error/tol, and the sizes, loss and arguments of its example."""
+        return {
+            name: {
+                "ratio": r,
+                "sizes": case_sizes(case),
+                "loss": case.problems[0].loss,
+                "arguments": case_arguments(case),
+            }
+            for name, r in self.ratio.items()
+            for case in (self.example[name],)
+        }
+
+    def closest(self) -> tuple[str, float, Case] | None:
+        if not self.ratio:
+            return None
+        name = max(self.ratio, key=self.ratio.__getitem__)
+        return name, self.ratio[name], self.example[name]
 
 
 @dataclass
 class Campaign:
     examples: int = 0
     seconds: float = 0.0
-    worst: dict[str, float] = field(default_factory=dict)
+    worst: Worst = field(default_factory=Worst)
     coverage: Counter = field(default_factory=Counter)
     failure: str | None = None
     failing_problem: Problem | None = None
@@ -203,15 +234,15 @@ def run_campaign(
     examples: int | None,
     database: str,
     progress,
-    worst: dict[str, float] | None = None,
+    worst: Worst | None = None,
     seed: int | None = None,
     precision: Precision = FLOAT64,
 ) -> Campaign:
     """Batches of BATCH examples until the time or example budget is spent, or a failure.
 
-    worst is the dict the check records its worst error/tol in (shown live and in the summary).
+    worst is where the check records its worst error/tol (shown live and in the summary).
     """
-    camp, start = Campaign(worst=worst if worst is not None else {}), time.perf_counter()
+    camp, start = Campaign(worst=worst if worst is not None else Worst()), time.perf_counter()
     deadline = start + 60 * minutes if minutes else None
     db = example_database(database)
     batch = 0
@@ -251,7 +282,6 @@ def run_campaign(
             break
         batch += 1
     camp.seconds = time.perf_counter() - start
-    camp.worst.pop("_this", None)
     return camp
 
 
@@ -264,20 +294,20 @@ def _progress_text(camp: Campaign, deadline: float | None, total: int | None) ->
         left = f"~{(total - camp.examples) / rate / 60:.1f} min left" if rate else ""
     else:
         left = ""
-    worst = max((v for k, v in camp.worst.items() if k != "_this"), default=0.0)
+    worst = max(camp.worst.ratio.values(), default=0.0)
     cov = ", ".join(f"{k} {v}" for k, v in camp.coverage.items() if k != "examples")
     return f"{camp.examples} examples, {rate:.1f}/s, {left}; worst error/tol {worst:.3g}\n  {cov}"
 
 
-def builtin_check(worst: dict[str, float]) -> Callable[[Problem], Judgement | None]:
+def builtin_check(worst: Worst) -> Callable[[Problem], Judgement | None]:
     def check(problem: Problem) -> Judgement | None:
-        worst["_this"] = 0.0
+        worst.this = 0.0
         return check_builtin(problem, worst)
 
     return check
 
 
-def target_check(impl, opts: Options, worst: dict[str, float]) -> Callable[[Case], bool]:
+def target_check(impl, opts: Options, worst: Worst) -> Callable[[Case], Judgement | None]:
     """The oracle's judgement of one case, with coverage events and steering."""
     ref_fn = reference_function(opts)
 
@@ -285,7 +315,7 @@ def target_check(impl, opts: Options, worst: dict[str, float]) -> Callable[[Case
         for p in case.problems:
             _regime_events(p)
         out = judge(impl, case, opts, ref_fn)
-        _record(worst, "implementation vs reference", out.ratio)
+        worst.record("implementation vs reference", out.ratio, case)
         target(min(out.ratio, 1e6), label="worst error / tol")
         if not out.ok:
             raise Disagreement(out.message, list(out.checks), case.problems[0])
@@ -314,18 +344,16 @@ def format_summary(camp: Campaign, what: str, replay: str) -> str:
                 for r, n in sorted(camp.regimes.items())
             )
         )
-    if camp.worst:
+    if camp.worst.ratio:
         lines.append("  worst error / tolerance seen (<= 1 agrees):")
-        lines += [f"    {k:34} {v:.3g}" for k, v in sorted(camp.worst.items())]
+        lines += [f"    {k:34} {v:.3g}" for k, v in sorted(camp.worst.ratio.items())]
+        name, ratio, case = camp.worst.closest()
+        lines.append(f"  closest call: {name} {ratio:.3g} on {case_sizes(case)} (its arrays: --json)")
     if camp.failure:
         lines.append("  FAILURE (shrunk):")
         lines += ["    " + line for line in camp.failure.splitlines()]
         if camp.failing_problem is not None:
-            from .contract import Contract
-            from .outcome import Outcome
-            from .render import case_arrays, case_sizes
-
-            shown = Outcome(Case((camp.failing_problem,), Contract()), Kind.MISMATCH)
+            shown = Case((camp.failing_problem,), Contract())
             lines.append(f"  smallest failing problem: {case_sizes(shown)}")
             lines += case_arrays(shown)
         lines.append(f"  replay (the example database holds it): {replay}")

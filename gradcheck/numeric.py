@@ -44,8 +44,9 @@ from .roundoff import roundoff_spread
 EPS = np.finfo(np.float64).eps
 # Complex step: no cancellation, so h only has to make h^2 E''' negligible; 1e-20 does. The price
 # is underflow: imaginary parts below the float64 normal range (tiny = 2.2e-308) are flushed (see
-# _sweep), so a derivative below about T tiny / h (1e-287 at T = 100) is lost; the error bound
-# carries that term (a fuzz run met V[5, 0] = 3e-294 by the recursion and 0 by the complex step).
+# _hidden_rows) or lose digits (subnormals), so derivatives are known only to about T tiny / h
+# (1e-287 at T = 100); the error bound carries that term (a fuzz run met dE/dV[5, 0] = 3e-294,
+# whose complex step was off by 1.5e-304 through a subnormal yhat_r Im expm1(c)).
 COMPLEX_STEP = 1e-20
 # Rows per batch of perturbed forward passes: each step works on (rows, H) arrays, about 1 MB
 # here, which amortises numpy's per-call overhead and stays in memory that malloc reuses (fresh
@@ -282,12 +283,12 @@ def fd_estimate(
         grad, step = res.change.imag / COMPLEX_STEP, np.full(len(theta), COMPLEX_STEP)
         # No truncation to speak of; round-off is that of forward-mode differentiation, whose
         # one extra cancellation is sum_k (sigma yhat_k - y_k) Im q_k: (K + 2) eps its terms.
-        # Plus what the flush below tiny loses (see COMPLEX_STEP): up to tiny in each of the two
-        # sums of every step. It is the one error the complex step knows it makes: entries not
-        # large against it are unresolved (compare.fd_tolerance), not judged against noise.
-        flushed = np.full(len(theta), 2 * (problem.xs.shape[0] + 1) * FLOAT64.tiny / COMPLEX_STEP)
-        error = EPS * (problem.Y.shape[1] + 2) * res.scale / COMPLEX_STEP + flushed
-        self_error = flushed
+        # Plus underflow (see COMPLEX_STEP): the flush below tiny loses up to tiny in each of the
+        # two sums of a step, and gradual underflow less. Like the round-off, this is known a
+        # priori, not measured by the estimator (self_error 0): it only sets an absolute floor.
+        underflow = 2 * (problem.xs.shape[0] + 1) * FLOAT64.tiny
+        error = (EPS * (problem.Y.shape[1] + 2) * res.scale + underflow) / COMPLEX_STEP
+        self_error = np.zeros(len(theta))
     elif not estimate_error:
         step = fd_step(theta)
         grad, error, self_error = _plain_central(problem, fw, ent, step), None, None

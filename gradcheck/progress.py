@@ -58,7 +58,7 @@ class VerifyProgress:
         self.count += 1
         if self.line.due():
             self.line.show(
-                f"gradcheck verify {self.target}: {self.count} problems, now {case_sizes(outcome)}, "
+                f"gradcheck verify {self.target}: {self.count} problems, now {case_sizes(outcome.case)}, "
                 f"{self.line.elapsed:.0f} s"
             )
 

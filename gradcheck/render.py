@@ -6,26 +6,32 @@ from typing import Any
 
 import numpy as np
 
+from .contract import Case
 from .outcome import Kind, Outcome, Report
 
 
-def case_sizes(o: Outcome) -> str:
+def case_sizes(case: Case) -> str:
     """A case's sizes and settings in words: "D=3 H=1 K=3 T=8, loss=sum, h0 != 0"."""
-    D, H, K, T = o.case.sizes
-    contract = o.case.contract
-    h0 = "h0 = 0" if not any(np.any(p.h0) for p in o.case.problems) else "h0 != 0"
-    n = f" N={o.case.n}" if contract.batch else ""
+    D, H, K, T = case.sizes
+    contract = case.contract
+    h0 = "h0 = 0" if not any(np.any(p.h0) for p in case.problems) else "h0 != 0"
+    n = f" N={case.n}" if contract.batch else ""
     sizes = f"D={D} H={H} T={T}{n}" if contract.layer else f"D={D} H={H} K={K} T={T}{n}"
-    loss = "" if contract.layer else f", loss={o.case.problems[0].loss}"
+    loss = "" if contract.layer else f", loss={case.problems[0].loss}"
     return f"{sizes}{loss}, {h0}"
 
 
-def case_arrays(o: Outcome) -> list[str]:
+def case_arguments(case: Case) -> dict[str, np.ndarray]:
+    """The case's arguments by name (the parameters, then xs, ys, h0, or xs, h0, dhs for the layer)."""
+    params, *rest = case.arguments()
+    names = ("xs", "h0", "dhs") if case.contract.layer else ("xs", "ys", "h0")
+    return {**params, **dict(zip(names, rest, strict=True))}
+
+
+def case_arrays(case: Case) -> list[str]:
     """The case's arguments as numpy literals one can paste."""
-    params, *rest = o.case.arguments()
-    names = ("xs", "h0", "dhs") if o.case.contract.layer else ("xs", "ys", "h0")
     lines = []
-    for k, a in [*params.items(), *zip(names, rest, strict=True)]:
+    for k, a in case_arguments(case).items():
         text = np.array2string(np.asarray(a), precision=17, max_line_width=110, separator=", ", threshold=10_000)
         lines.append(f"    {k} = np.array({text})".replace("\n", "\n" + " " * 4))
     return lines
@@ -58,12 +64,12 @@ def format_report(r: Report, debug: bool = False) -> str:
         c = max(clearest.checks, key=lambda c: c.ratio)
         idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
         lines.append(
-            f"  clearest failure seen: {case_sizes(clearest)}: {c.name}{idx} {c.actual:.6g} vs "
+            f"  clearest failure seen: {case_sizes(clearest.case)}: {c.name}{idx} {c.actual:.6g} vs "
             f"{c.reference:.6g}, |error| {c.abs_error:.3g}, tol {c.tol:.3g} (error/tol {c.ratio:.3g})"
         )
     shrunk = r.search.shrunk and "not shrunk" not in r.search.note
-    lines.append(f"  {'smallest failing problem' if shrunk else 'failing problem'}: {case_sizes(f)}")
-    lines += case_arrays(f)
+    lines.append(f"  {'smallest failing problem' if shrunk else 'failing problem'}: {case_sizes(f.case)}")
+    lines += case_arrays(f.case)
     if debug and f.traceback:
         lines += ["  traceback:", *("    " + t for t in f.traceback.rstrip().splitlines())]
     elif f.traceback:
@@ -147,7 +153,7 @@ def report_json(r: Report) -> dict[str, Any]:
         data["failure"] = {
             "kind": f.kind.value,
             "message": f.message,
-            "sizes": case_sizes(f),
+            "sizes": case_sizes(f.case),
             "problem": {
                 "contract": f.case.contract.name,
                 "params": {k: v.tolist() for k, v in params.items()},
@@ -159,5 +165,5 @@ def report_json(r: Report) -> dict[str, Any]:
         }
         c = r.search.clearest
         if c is not None and c.ratio > f.ratio:
-            data["clearest"] = {"sizes": case_sizes(c), "ratio": c.ratio, "checks": [x.__dict__ for x in c.checks]}
+            data["clearest"] = {"sizes": case_sizes(c.case), "ratio": c.ratio, "checks": [x.__dict__ for x in c.checks]}
     return data

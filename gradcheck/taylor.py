@@ -67,7 +67,7 @@ class TaylorReport:
         lines = [f"gradcheck taylor {self.target}: {word}", f"  options: {self.options.describe()}"]
         if self.failure is not None:
             return "\n".join(
-                [*lines, f"  FAILURE: {self.failure.message}", f"  on the problem {case_sizes(self.failure)}"]
+                [*lines, f"  FAILURE: {self.failure.message}", f"  on the problem {case_sizes(self.failure.case)}"]
             )
         lines.append(
             "  r0 = |E(θ + eps v) - E(θ)|, r1 = |E(θ + eps v) - E(θ) - eps g.v| with the implementation's own "
@@ -76,7 +76,7 @@ class TaylorReport:
         tabled = {0} | {next((i for i, d in enumerate(self.directions) if d.verdict != "consistent"), 0)}
         for i, d in enumerate(self.directions):  # the table of the first direction, and of the first that fails
             lines.append(
-                f"  {case_sizes(Outcome(d.case, Kind.AGREE))}, direction {i + 1}: {d.verdict}, rate of r1 "
+                f"  {case_sizes(d.case)}, direction {i + 1}: {d.verdict}, rate of r1 "
                 f"{d.rate:.2f} over the smallest readable steps"
             )
             if i in tabled:
@@ -96,7 +96,7 @@ class TaylorReport:
             "failure": None if self.failure is None else self.failure.message,
             "directions": [
                 {
-                    "sizes": case_sizes(Outcome(d.case, Kind.AGREE)),
+                    "sizes": case_sizes(d.case),
                     "verdict": d.verdict,
                     "rate": d.rate,
                     "eps": d.eps,

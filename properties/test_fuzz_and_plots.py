@@ -75,3 +75,31 @@ def test_bench_verdicts_on_a_correct_gradient_are_right():
     assert all(r.verdict in ("agree", "-") for r in rows), [(r.what, r.verdict) for r in rows]
     if importlib.util.find_spec("jax"):
         assert any(r.what.startswith("vs JAX") for r in rows)
+
+
+def test_fuzz_keeps_its_closest_call(tmp_path, capsys):
+    """The summary names the example with the largest error/tol, and --json holds its arrays: judged
+    again from them, the recursion against JAX gives the ratio the campaign recorded."""
+    import json
+
+    import numpy as np
+
+    from gradcheck import bptt_gradients
+    from gradcheck.compare import compare_grads, roundoff_tolerance
+    from gradcheck.problem import make_problem
+    from reference import jax_gradients
+
+    out_json = tmp_path / "fuzz.json"
+    args = ["--examples", "20", "--seed", "1", "--database", str(tmp_path / "db"), "--json", str(out_json)]
+    assert main(["fuzz", *args]) == 0
+    assert "closest call: " in capsys.readouterr().out
+    data = json.loads(out_json.read_text())
+    record = data["closest"]["recursion vs JAX"]
+    assert record["ratio"] == data["worst"]["recursion vs JAX"]
+    a = {k: np.array(v) for k, v in record["arguments"].items()}
+    params = {k: a[k] for k in ("U", "W", "V", "b_h", "b_y")}
+    problem = make_problem(params, a["xs"], a["ys"], a["h0"], loss=record["loss"])
+    exact = bptt_gradients(params, a["xs"], a["ys"], a["h0"], loss=record["loss"])
+    ref = jax_gradients(params, a["xs"], a["ys"], a["h0"], loss=record["loss"])
+    checks = compare_grads(exact, ref, roundoff_tolerance(problem))
+    assert max(c.ratio for c in checks) == pytest.approx(record["ratio"], rel=1e-6)
