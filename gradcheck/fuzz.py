@@ -67,24 +67,28 @@ def campaign_problems():
 
 
 class Disagreement(AssertionError):
-    def __init__(self, what: str, checks: list[ParamCheck], problem: Problem):
+    def __init__(self, what: str, checks: list[ParamCheck], example: Problem | Case):
         from .compare import describe
 
         super().__init__(f"{what}\n{describe([c for c in checks if not c.ok])}")
-        self.what, self.checks, self.problem = what, checks, problem
+        self.what, self.checks = what, checks
+        self.case = example if isinstance(example, Case) else Case((example,), Contract())
 
 
-def _regime_events(problem: Problem) -> dict[str, float]:
-    f = features(problem)
-    event(f"H {'<= 16' if f['H'] <= 16 else '17..64' if f['H'] <= 64 else '65..128'}")
-    event(f"T {'<= 50' if f['T'] <= 50 else '51..200'}")
-    event("saturated tanh (|p| > 20)" if f["max_abs_p"] > 20 else "tanh not saturated")
-    event("logits over 500" if f["max_abs_logit"] > 500 else "logits up to 500")
-    event("h0 != 0" if f["h0_nonzero"] else "h0 = 0")
-    event(f"loss {problem.loss}")
-    target(float(np.log10(1 + f["max_abs_logit"])), label="log10(1 + max |logit|)")
-    target(float(f["saturated_fraction"]), label="fraction of saturated units")
-    return f
+def _regime_events(problems: tuple[Problem, ...]) -> dict[str, float]:
+    """Coverage events for Hypothesis' statistics, and targets that steer toward large logits and
+    saturated units (a batch's hardest sequence); returns the first problem's features."""
+    fs = [features(p) for p in problems]
+    for p, f in zip(problems, fs, strict=True):
+        event(f"H {'<= 16' if f['H'] <= 16 else '17..64' if f['H'] <= 64 else '65..128'}")
+        event(f"T {'<= 50' if f['T'] <= 50 else '51..200'}")
+        event("saturated tanh (|p| > 20)" if f["max_abs_p"] > 20 else "tanh not saturated")
+        event("logits over 500" if f["max_abs_logit"] > 500 else "logits up to 500")
+        event("h0 != 0" if f["h0_nonzero"] else "h0 = 0")
+        event(f"loss {p.loss}")
+    target(max(float(np.log10(1 + f["max_abs_logit"])) for f in fs), label="log10(1 + max |logit|)")
+    target(max(float(f["saturated_fraction"]) for f in fs), label="fraction of saturated units")
+    return fs[0]
 
 
 def check_builtin(problem: Problem, worst: Worst) -> Judgement | None:
@@ -92,7 +96,7 @@ def check_builtin(problem: Problem, worst: Worst) -> Judgement | None:
 
     Returns the Judgement of a problem that is not judged (ill-conditioned), None otherwise.
     """
-    f = _regime_events(problem)
+    f = _regime_events((problem,))
     D, H, K, T = problem.sizes
     exact, (tol, judgement, _) = bptt(problem), roundoff_check(problem)
     if judgement is not Judgement.JUDGED:
@@ -186,7 +190,7 @@ class Campaign:
     worst: Worst = field(default_factory=Worst)
     coverage: Counter = field(default_factory=Counter)
     failure: str | None = None
-    failing_problem: Problem | None = None
+    failing_case: Case | None = None
     started: float = field(default_factory=time.perf_counter)
     regimes: Counter = field(default_factory=Counter)  # examples per regime (TARGET campaigns)
     not_judged: Counter = field(default_factory=Counter)  # not judged, per regime
@@ -275,7 +279,7 @@ def run_campaign(
         try:
             prop()
         except Disagreement as e:
-            camp.failure, camp.failing_problem = str(e), e.problem
+            camp.failure, camp.failing_case = str(e), e.case
             break
         except AssertionError as e:
             camp.failure = str(e)
@@ -312,13 +316,12 @@ def target_check(impl, opts: Options, worst: Worst) -> Callable[[Case], Judgemen
     ref_fn = reference_function(opts)
 
     def check(case: Case) -> Judgement | None:
-        for p in case.problems:
-            _regime_events(p)
+        _regime_events(case.problems)
         out = judge(impl, case, opts, ref_fn)
         worst.record("implementation vs reference", out.ratio, case)
         target(min(out.ratio, 1e6), label="worst error / tol")
         if not out.ok:
-            raise Disagreement(out.message, list(out.checks), case.problems[0])
+            raise Disagreement(out.message, list(out.checks), case)
         if out.kind is Kind.NOT_JUDGED:
             event(f"{out.judgement.value} (not judged)")
             return out.judgement
@@ -352,9 +355,8 @@ def format_summary(camp: Campaign, what: str, replay: str) -> str:
     if camp.failure:
         lines.append("  FAILURE (shrunk):")
         lines += ["    " + line for line in camp.failure.splitlines()]
-        if camp.failing_problem is not None:
-            shown = Case((camp.failing_problem,), Contract())
-            lines.append(f"  smallest failing problem: {case_sizes(shown)}")
-            lines += case_arrays(shown)
+        if camp.failing_case is not None:
+            lines.append(f"  smallest failing problem: {case_sizes(camp.failing_case)}")
+            lines += case_arrays(camp.failing_case)
         lines.append(f"  replay (the example database holds it): {replay}")
     return "\n".join(lines)

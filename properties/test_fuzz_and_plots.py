@@ -103,3 +103,27 @@ def test_fuzz_keeps_its_closest_call(tmp_path, capsys):
     ref = jax_gradients(params, a["xs"], a["ys"], a["h0"], loss=record["loss"])
     checks = compare_grads(exact, ref, roundoff_tolerance(problem))
     assert max(c.ratio for c in checks) == pytest.approx(record["ratio"], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("impl", "options"),
+    [
+        ("correct_batch_mean.py", ["--batch", "--batch-loss", "mean"]),
+        ("correct_layer_loop.py", ["--layer"]),
+        ("correct_layer_cs231n.py", ["--batch", "--layer"]),
+    ],
+)
+def test_fuzz_judges_every_contract(tmp_path, capsys, impl, options):
+    code = main(["fuzz", f"{IMPLS}/{impl}:grads", *options, "--examples", "15", "--database", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "no failure after 15 examples" in out
+
+
+def test_fuzz_shows_a_failing_batch_whole(tmp_path, capsys):
+    """A batch mistake (only the first sequence's gradient) is shown as the batch that fails."""
+    target = f"{IMPLS}/bug_batch_one_sequence.py:grads"
+    assert main(["fuzz", target, "--batch", "--examples", "100", "--database", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    shown = out.split("smallest failing problem: ")[1].splitlines()[0]
+    assert int(shown.split(" N=")[1].split(",")[0]) >= 2, out  # one sequence alone cannot show it
