@@ -154,11 +154,11 @@ def explain(report: Report, evidence: Evidence) -> None:
         report.notes += _probe_notes(evidence)
 
 
-def _matches(result: dict, candidate: dict, tol: dict, keys=None, ref: dict | None = None, slack: float = 0.0) -> bool:
-    """result equals candidate within tol on every key both hold. With ref and slack: a candidate
-    larger than the reference (a mistake that lets terms grow) is computed with round-off of its
-    own size, which the reference's tolerance does not cover: slack x (|candidate| - |reference|)
-    more is allowed where the candidate exceeds the reference."""
+def _fit(result: dict, candidate: dict, tol: dict, keys=None, ref: dict | None = None, slack: float = 0.0) -> float:
+    """The worst error/tol of result against candidate on every key both hold (inf if none). With
+    ref and slack: a candidate larger than the reference (a mistake that lets terms grow) is
+    computed with round-off of its own size, which the reference's tolerance does not cover:
+    slack x (|candidate| - |reference|) more is allowed where the candidate exceeds the reference."""
     keys = [k for k in (keys or result) if k in candidate and k in result and k != "hs"]
 
     def tol_of(k):
@@ -166,7 +166,12 @@ def _matches(result: dict, candidate: dict, tol: dict, keys=None, ref: dict | No
             return tol[k]
         return tol[k] + slack * np.maximum(0.0, np.abs(candidate[k]) - np.abs(ref[k]))
 
-    return bool(keys) and all(compare_array(k, result[k], candidate[k], tol_of(k)).ok for k in keys)
+    return max((compare_array(k, result[k], candidate[k], tol_of(k)).ratio for k in keys), default=np.inf)
+
+
+def _matches(result: dict, candidate: dict, tol: dict, keys=None, ref: dict | None = None, slack: float = 0.0) -> bool:
+    """result equals candidate within tol on every key both hold (see _fit)."""
+    return _fit(result, candidate, tol, keys, ref, slack) <= 1.0
 
 
 def _variant(case: Case, fn) -> dict:
@@ -249,17 +254,24 @@ def _gradient_explanations(o: Outcome, opts, failing: set[str]) -> list[tuple[Mi
                         every,
                     )
                 )
+    fits = {}  # truncation at k terms: the run of k that match, each with its worst error/tol
     for k in range(1 if Mistake.NO_RECURRENT_TERM not in {f[0] for f in found} else 2, T):
-        if matches(_variant(case, lambda p, k=k: truncated(p, k))):
-            found.append(
-                (
-                    Mistake.TRUNCATED,
-                    f"truncated BPTT: the series is cut after k = {k} terms per step "
-                    f"(WildML-style bptt_truncate = {k - 1})",
-                    every,
-                )
-            )
+        fit = _fit(res, _variant(case, lambda p, k=k: truncated(p, k)), tol, None, ref, slack)
+        if fit <= 1.0:
+            fits[k] = fit
+        elif fits:
             break
+    if fits:  # in a coarse precision neighbouring k can all fit: name the closest, and the run
+        k = min(fits, key=fits.__getitem__)
+        run = f" (k = {min(fits)} to {max(fits)} all fit within this precision's tolerance)" if len(fits) > 1 else ""
+        found.append(
+            (
+                Mistake.TRUNCATED,
+                f"truncated BPTT: the series is cut after k = {k} terms per step "
+                f"(WildML-style bptt_truncate = {k - 1}){run}",
+                every,
+            )
+        )
     found += _scalings(res, ref, tol, case, failing)
     found += _batch_mistakes(res, ref, tol, case)
     for k in failing & every:  # a square matrix returned transposed keeps its shape

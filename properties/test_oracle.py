@@ -78,6 +78,8 @@ EXPECTED = {
     "bug_zero_entry": "every failing entry of U is in column",
     "bug_float16_truncated": "cut after k = 3 terms per step",
     "bug_float16_W_not_transposed": "W is used where W^T belongs",
+    "bug_bfloat16_truncated": "cut after k = 3 terms per step",
+    "bug_bfloat16_W_not_transposed": "W is used where W^T belongs",
     "bug_batch_one_sequence": "those of sequence 0 alone",
     "bug_batch_no_mean": "the 1/N of the batch mean is missing",
     "bug_batch_mean_one_param": "the 1/N of the batch mean is missing in W only",
