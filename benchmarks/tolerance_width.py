@@ -26,6 +26,7 @@ from gradcheck.options import Options  # noqa: E402
 from gradcheck.oracle import cases  # noqa: E402
 
 IMPLS = {
+    "float64": "correct_loop",
     "float32": "correct_numpy_float32_vectorised",
     "float16": "correct_numpy_float16",
     "bfloat16": "correct_numpy_bfloat16",
