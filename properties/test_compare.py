@@ -124,3 +124,11 @@ def test_fd_tolerance_without_a_self_measured_error_uses_the_whole_error():
     large = FDResult(grads, {n: 0.5 * np.ones_like(a) for n, a in grads.items()}, grads)
     assert all(np.all(np.isfinite(t)) for t in fd_tolerance(problem, small).values())
     assert all(np.all(np.isinf(t)) for t in fd_tolerance(problem, large).values())
+
+
+def test_every_entry_over_its_tolerance_is_counted_and_a_scalar_has_no_index():
+    """Entries 1.5 and 5 times over their tolerance both count as failing; the loss reads `loss:`."""
+    c = compare_array("b", np.array([1.15, 2.0, 3.5]), np.array([1.0, 2.0, 3.0]), np.full(3, 0.1))
+    assert (c.failing, c.entries, c.index) == (2, 3, (2,)) and not c.ok
+    s = compare_array("loss", np.float64(2.0), np.float64(1.0), np.float64(0.5))
+    assert describe([s]).startswith("FAIL loss: actual 2, reference 1, |error| 1.00e+00")

@@ -63,6 +63,9 @@ def test_contract_form_and_its_errors():
     g = gradcheck.bptt_gradients(params, xs, ys, h0)
     f = gradcheck.forward_gradients(params, xs, ys, h0)
     assert set(f) == set(g) and all(np.allclose(f[k], g[k], rtol=1e-12, atol=1e-14) for k in g)
+    gm, fm = gradcheck.bptt_gradients(params, xs, ys, h0, loss="mean"), gradcheck.forward_gradients(params, xs, ys, h0, loss="mean")
+    assert all(np.allclose(fm[k], gm[k], rtol=1e-12, atol=1e-14) for k in g)
+    assert not np.allclose(fm["W"], f["W"])  # the mean is not the sum
     only_W = gradcheck.jvp(params, xs, ys, h0, {"W": np.ones((H, H))})  # missing keys are zero tangents
     assert only_W == pytest.approx(g["W"].sum(), rel=1e-12)
     only_h0 = gradcheck.jvp(params, xs, ys, h0, {"h0": np.arange(H, dtype=float)})
@@ -82,3 +85,17 @@ def test_contract_form_and_its_errors():
     }
     with pytest.raises(GradcheckError, match="use jvp for directional derivatives, or bptt_gradients"):
         gradcheck.forward_gradients(big, rng.normal(size=(2000, 64)), rng.integers(0, K, 2000), None)
+
+
+def test_jax_jvp_takes_a_partial_direction_and_the_layers_upstream_gradient():
+    """Missing tangents are zero; with dhs (the layer alone) the jvp is <dL/dtheta, v> of L = sum_t dhs_t . h_t."""
+    from gradcheck.problem import make_layer_problem
+
+    rng = np.random.default_rng(3)
+    H, D, T = 4, 3, 6
+    layer = {"U": rng.normal(size=(H, D)), "W": rng.normal(size=(H, H)) / 2, "b_h": rng.normal(size=H)}
+    p = make_layer_problem(layer, rng.normal(size=(T, D)), rng.normal(size=H), rng.normal(size=(T, H)))
+    g = bptt(p)
+    params, xs, ys, h0 = as_contract_inputs(p)
+    v = {"W": rng.normal(size=(H, H))}
+    assert jax_jvp(params, xs, ys, h0, v, dhs=p.dhs) == pytest.approx(np.sum(g["W"] * v["W"]), rel=1e-10)

@@ -113,6 +113,9 @@ def _bad(**changes):
         (_bad(ys=np.zeros(6)), r"ys: dtype float64 given for a 1-d array, expected integer class indices"),
         (_bad(ys=-np.ones((6, 5))), r"ys: negative target probability"),
         (_bad(h0=np.zeros(3)), r"h0: shape \(3,\) given, expected \(4,\)"),
+        (_bad(h0=np.full(4, np.nan)), r"h0: contains NaN or inf at \[0\]"),
+        (_bad(U=np.zeros(4)), r"U: shape \(4,\) given, expected 2 dimensions \(H, D\)"),
+        (_bad(V=np.zeros((5, 3))), r"V: shape \(5, 3\) given, expected \(5, 4\)"),
         (_bad(U=np.full((4, 3), np.nan)), r"U: contains NaN or inf at \[0, 0\]"),
         (_bad(W=np.array([["a"] * 4] * 4)), r"W: dtype <U1 given, expected real numbers"),
         (_bad(b_h=np.ones(4, dtype=complex)), r"b_h: dtype complex128 given"),
@@ -150,6 +153,9 @@ def test_the_layer_problem_validates_its_arguments():
     layer = {k: params[k] for k in ("U", "W", "b_h")}
     p = make_layer_problem(layer, xs, h0, np.ones((6, 4)))
     assert p.sizes == (3, 4, 1, 6) and p.is_layer and np.array_equal(p.dhs, np.ones((6, 4)))
+    assert np.array_equal(p.h0, h0) and np.array_equal(p.xs, xs)
+    with pytest.raises(GradcheckError, match=r"U: shape \(\) given, expected 2 dimensions"):
+        make_layer_problem({**layer, "U": 3.0}, xs, h0, np.ones((6, 4)))
     with pytest.raises(GradcheckError, match=r"dhs: shape \(5, 4\) given, expected \(6, 4\) = \(T, H\)"):
         make_layer_problem(layer, xs, h0, np.ones((5, 4)))
     with pytest.raises(GradcheckError, match=r"params: missing key\(s\) \['b_h'\]; expected \['U', 'W', 'b_h'\]"):
@@ -187,6 +193,47 @@ def test_the_series_refuses_exactly_beyond_its_flop_estimate(monkeypatch):
 def test_jax_pads_large_problems_into_the_next_bucket():
     """Sizes over 16 and T over 64 go to the next power-of-two bucket; the real entries are exact."""
     params, xs, ys, h0 = small(D=17, H=5, K=3, T=65, seed=4)
+    ours, ref = gradcheck.bptt_gradients(params, xs, ys, h0), jax_gradients(params, xs, ys, h0)
+    for k in KEYS:
+        np.testing.assert_allclose(ref[k], ours[k], rtol=1e-10, atol=1e-12)
+
+
+def _explicit_states(params, xs, h0):
+    hs = [h0]
+    for x in xs:
+        hs.append(np.tanh(params["U"] @ x + params["W"] @ hs[-1] + params["b_h"]))
+    return np.array(hs)
+
+
+def test_truncation_at_one_step_is_the_seed_formula_without_the_recurrence():
+    """k = 1 keeps only the direct term: dE/dW = sum_t dp_t h_{t-1}^T, dp_t = (1 - h_t^2) V^T (yhat_t - y_t),
+    written out here from the seed's equations (h0 != 0, so an h0 that went missing shows)."""
+    params, xs, ys, h0 = small()
+    hs = _explicit_states(params, xs, h0)
+    q = hs[1:] @ params["V"].T + params["b_y"]
+    yhat = np.exp(q - q.max(axis=1, keepdims=True))
+    yhat /= yhat.sum(axis=1, keepdims=True)
+    dp = (1 - hs[1:] ** 2) * ((yhat - np.eye(5)[ys]) @ params["V"])
+    one = gradcheck.truncated_gradients(params, xs, ys, h0, k=1)
+    np.testing.assert_allclose(one["W"], dp.T @ hs[:-1], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(one["U"], dp.T @ xs, rtol=1e-12, atol=1e-14)
+
+
+def test_the_layer_loss_is_the_upstream_gradient_against_the_states():
+    """L = sum_t dhs_t . h_t, with the states written out from the seed's recurrence."""
+    from gradcheck.model import loss
+    from gradcheck.problem import make_layer_problem
+
+    params, xs, _, h0 = small()
+    layer = {k: params[k] for k in ("U", "W", "b_h")}
+    dhs = np.random.default_rng(1).normal(size=(6, 4))
+    hs = _explicit_states(params, xs, h0)
+    assert loss(make_layer_problem(layer, xs, h0, dhs)) == pytest.approx(np.sum(dhs * hs[1:]), rel=1e-13)
+
+
+def test_jax_buckets_by_the_hidden_size_too():
+    """H = 20 above D, K and the smallest bucket (16): the reference pads to H, not to max(D, K)."""
+    params, xs, ys, h0 = small(D=3, H=20, K=4, T=5, seed=2)
     ours, ref = gradcheck.bptt_gradients(params, xs, ys, h0), jax_gradients(params, xs, ys, h0)
     for k in KEYS:
         np.testing.assert_allclose(ref[k], ours[k], rtol=1e-10, atol=1e-12)

@@ -11,7 +11,7 @@ from gradcheck.bptt import bptt
 from gradcheck.compare import FD_SAFETY, compare_grads, describe, directional_check, failures, fd_tolerance
 from gradcheck.model import loss
 from gradcheck.precision import FLOAT32, FLOAT64
-from gradcheck.problem import GRAD_NAMES, make_problem
+from gradcheck.problem import GRAD_NAMES, as_contract_inputs, make_problem
 from gradcheck.roundoff import roundoff_spread
 from gradcheck.strategies import Scales, build_problem, problems, regime_scales
 
@@ -255,3 +255,19 @@ def test_the_complex_step_error_covers_its_own_trajectory():
     fd, exact = numeric.fd_estimate(problem, "complex"), bptt(problem)
     checks = compare_grads(fd.grads, exact, fd_tolerance(problem, fd))
     assert max(c.ratio for c in checks) <= 0.6, describe(checks)  # measured: 0.49
+
+
+def test_the_directional_difference_reports_a_tight_error_and_its_step():
+    """On a moderate problem the central difference along v is within its own error estimate, and
+    that estimate is small enough (below 1e-7 of |<g, v>|; 2e-8 here, mostly round-off 2 eps_E / h
+    at h ~ eps^(1/3)) that a gradient 1e-6 off along v fails; the step is the one the rule chose."""
+    rng = np.random.default_rng(7)
+    problem = build_problem((4, 5, 3, 8), regime_scales("moderate", rng), 7)
+    g, v = bptt(problem), numeric.random_direction(problem, rng)
+    d = numeric.directional_derivative(problem, g, v)
+    assert abs(d.numeric - d.analytic) <= d.error <= 1e-7 * abs(d.analytic)
+    params, _, _, h0 = as_contract_inputs(problem)
+    theta_max = max(float(np.max(np.abs(a))) for a in (*params.values(), h0))
+    assert 0 < d.step <= numeric.fd_step(np.array(theta_max)) and 0 <= d.self_error <= d.error
+    off = numeric.directional_derivative(problem, {n: g[n] * (1 + 1e-6) for n in GRAD_NAMES}, v)
+    assert not directional_check(off).ok

@@ -143,3 +143,18 @@ def test_the_model_keeps_the_dtype_it_is_given():
     assert forward(complex_h0).hs.dtype == np.complex128
     exact, low = bptt(problem), in_precision(problem, PRECISIONS["float32"])
     assert 0 < np.max(np.abs(low["W"] - exact["W"])) <= 1e-4 * np.max(np.abs(exact["W"]))
+
+
+@pytest.mark.parametrize("name", ["float32", "float16", "bfloat16"])
+def test_the_tolerance_is_in_the_precision_asked_for(name):
+    """roundoff_tolerance(problem, pr) is the check's tolerance in pr: on the largest entry of each
+    parameter, at least a tenth of eps_pr / eps_64 times float64's (the spread scales with the unit
+    round-off; float64's model carries 8 ulps for XLA's tanh where the coarse precisions carry 1)."""
+    from gradcheck.compare import roundoff_check, roundoff_tolerance
+
+    pr = PRECISIONS[name]
+    problem = build_problem((3, 4, 5, 8), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 3)
+    tol, tol64 = roundoff_tolerance(problem, pr), roundoff_tolerance(problem, FLOAT64)
+    for k in GRAD_NAMES:
+        np.testing.assert_array_equal(tol[k], roundoff_check(problem, pr).tol[k])
+        assert tol[k].max() >= 0.1 * pr.eps / FLOAT64.eps * tol64[k].max()
