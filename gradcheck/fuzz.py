@@ -47,7 +47,7 @@ from .outcome import Kind
 from .precision import FLOAT64, Precision
 from .problem import GRAD_NAMES, GradcheckError, Problem, as_contract_inputs
 from .render import case_arguments, case_arrays, case_sizes
-from .strategies import features, problems
+from .strategies import Batch, batches, features
 
 BATCH = 200  # examples per Hypothesis run: progress and the time limit are checked between batches
 # Per-example budgets: the full finite-difference Jacobian costs about 3 P T H (H + K) flops (four
@@ -58,9 +58,10 @@ SERIES_FLOPS = 1e8
 
 
 def campaign_problems():
-    """Four problems in five small (D, H, K <= 16, T <= 50), one large (H 17..128, T 51..200)."""
-    small = problems(one_hot_inputs=None, zero_h0=None, soft_targets=None, loss=None)
-    large = problems(
+    """Four problems in five small (D, H, K <= 16, T <= 50), one large (H 17..128, T 51..200); each
+    a Batch of one, which carries the regime it was drawn in."""
+    small = batches(one_hot_inputs=None, zero_h0=None, soft_targets=None, loss=None)
+    large = batches(
         max_D=32, max_H=128, max_K=32, max_T=200, min_H=17, min_T=51, one_hot_inputs=None, zero_h0=None, loss=None
     )
     return st.integers(0, 4).flatmap(lambda tier: large if tier == 4 else small)
@@ -192,7 +193,7 @@ class Campaign:
     failure: str | None = None
     failing_case: Case | None = None
     started: float = field(default_factory=time.perf_counter)
-    regimes: Counter = field(default_factory=Counter)  # examples per regime (TARGET campaigns)
+    regimes: Counter = field(default_factory=Counter)  # examples per regime
     not_judged: Counter = field(default_factory=Counter)  # not judged, per regime
 
 
@@ -261,16 +262,13 @@ def run_campaign(
         def prop(drawn):
             if deadline and time.perf_counter() >= deadline:
                 return  # out of time: the rest of this batch passes trivially and is not counted
-            _coverage(camp.coverage, drawn.problems[0] if isinstance(drawn, Case) else drawn, precision)
+            _coverage(camp.coverage, drawn.problems[0], precision)
             camp.examples += 1
-            regime = drawn.regime if isinstance(drawn, Case) else None
-            if regime is not None:
-                camp.regimes[str(regime)] += 1
+            camp.regimes[str(drawn.regime)] += 1
             not_judged = check(drawn)  # a check returns the Judgement of a problem it could not judge
             if not_judged is not None:
                 camp.coverage[f"not judged: {not_judged.value}"] += 1
-                if regime is not None:
-                    camp.not_judged[str(regime)] += 1
+                camp.not_judged[str(drawn.regime)] += 1
             if progress.due():
                 progress.show(_progress_text(camp, deadline, examples))
 
@@ -303,10 +301,10 @@ def _progress_text(camp: Campaign, deadline: float | None, total: int | None) ->
     return f"{camp.examples} examples, {rate:.1f}/s, {left}; worst error/tol {worst:.3g}\n  {cov}"
 
 
-def builtin_check(worst: Worst) -> Callable[[Problem], Judgement | None]:
-    def check(problem: Problem) -> Judgement | None:
+def builtin_check(worst: Worst) -> Callable[[Batch], Judgement | None]:
+    def check(drawn: Batch) -> Judgement | None:
         worst.this = 0.0
-        return check_builtin(problem, worst)
+        return check_builtin(drawn.problems[0], worst)
 
     return check
 

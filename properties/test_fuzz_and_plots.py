@@ -78,8 +78,8 @@ def test_bench_verdicts_on_a_correct_gradient_are_right():
 
 
 def test_fuzz_keeps_its_closest_call(tmp_path, capsys):
-    """The summary names the example with the largest error/tol, and --json holds its arrays: judged
-    again from them, the recursion against JAX gives the ratio the campaign recorded."""
+    """The summary names the example with the largest error/tol and counts examples per regime, and
+    --json holds its arrays: judged again from them, the recursion against JAX gives the ratio the campaign recorded."""
     import json
 
     import numpy as np
@@ -87,6 +87,7 @@ def test_fuzz_keeps_its_closest_call(tmp_path, capsys):
     from gradcheck import bptt_gradients
     from gradcheck.compare import compare_grads, roundoff_tolerance
     from gradcheck.problem import make_problem
+    from gradcheck.strategies import Regime
     from reference import jax_gradients
 
     out_json = tmp_path / "fuzz.json"
@@ -94,6 +95,7 @@ def test_fuzz_keeps_its_closest_call(tmp_path, capsys):
     assert main(["fuzz", *args]) == 0
     assert "closest call: " in capsys.readouterr().out
     data = json.loads(out_json.read_text())
+    assert sum(data["regimes"].values()) == 20 and set(data["regimes"]) <= {r.value for r in Regime}
     record = data["closest"]["recursion vs JAX"]
     assert record["ratio"] == data["worst"]["recursion vs JAX"]
     a = {k: np.array(v) for k, v in record["arguments"].items()}
