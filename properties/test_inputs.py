@@ -237,3 +237,15 @@ def test_jax_buckets_by_the_hidden_size_too():
     ours, ref = gradcheck.bptt_gradients(params, xs, ys, h0), jax_gradients(params, xs, ys, h0)
     for k in KEYS:
         np.testing.assert_allclose(ref[k], ours[k], rtol=1e-10, atol=1e-12)
+
+
+def test_jax_computes_in_float64_whatever_the_dtype_it_is_given():
+    """float32 arrays (what a float32 implementation holds) are judged against a float64 reference of
+    the same numbers, not a float32 one."""
+    params, xs, ys, h0 = small()
+    p32, xs32, h032 = {k: v.astype(np.float32) for k, v in params.items()}, xs.astype(np.float32), h0.astype(np.float32)
+    ref = jax_gradients(p32, xs32, ys, h032)
+    ours = gradcheck.bptt_gradients({k: v.astype(np.float64) for k, v in p32.items()}, xs32.astype(np.float64), ys,
+                                    h032.astype(np.float64))  # fmt: skip
+    for k in KEYS:
+        np.testing.assert_allclose(ref[k], ours[k], rtol=1e-12, atol=1e-14)
