@@ -63,7 +63,8 @@ def test_contract_form_and_its_errors():
     g = gradcheck.bptt_gradients(params, xs, ys, h0)
     f = gradcheck.forward_gradients(params, xs, ys, h0)
     assert set(f) == set(g) and all(np.allclose(f[k], g[k], rtol=1e-12, atol=1e-14) for k in g)
-    gm, fm = gradcheck.bptt_gradients(params, xs, ys, h0, loss="mean"), gradcheck.forward_gradients(params, xs, ys, h0, loss="mean")
+    gm = gradcheck.bptt_gradients(params, xs, ys, h0, loss="mean")
+    fm = gradcheck.forward_gradients(params, xs, ys, h0, loss="mean")
     assert all(np.allclose(fm[k], gm[k], rtol=1e-12, atol=1e-14) for k in g)
     assert not np.allclose(fm["W"], f["W"])  # the mean is not the sum
     only_W = gradcheck.jvp(params, xs, ys, h0, {"W": np.ones((H, H))})  # missing keys are zero tangents
