@@ -54,6 +54,8 @@ def test_nan_or_inf_in_the_result_fails():
 def test_a_negative_or_nan_tolerance_is_our_bug_not_a_pass(tol):
     with pytest.raises(InternalError, match=r"the tolerance of U at \[1\]"):
         compare_array("U", np.array([1.0, 123.0]), np.array([1.0, 0.0]), np.array([1.0, tol]))
+    with pytest.raises(InternalError, match=r"the tolerance of W at \[1, 0\] is"):  # the bad entry, not a small one
+        compare_array("W", np.zeros((2, 2)), np.zeros((2, 2)), np.array([[0.5, 0.5], [tol, 0.5]]))
 
 
 def test_a_negative_tolerance_in_verify_is_exit_3(monkeypatch, capsys):
@@ -109,6 +111,7 @@ def test_judgements_and_their_reasons():
     assert set(t.tol) >= {"U", "W", "V", "b_h", "b_y", "h0", "loss"}  # the tolerances are still there
     t = roundoff_check(chaotic, FLOAT16)
     assert t.judgement is Judgement.ILL_CONDITIONED and "round-off moves a state by" in t.reason
+    assert set(t.tol) >= {"U", "W", "V", "b_h", "b_y", "h0", "loss"}  # (a repeated call is still compared)
     assert roundoff_check(chaotic, FLOAT64).judgement is Judgement.JUDGED
 
 
@@ -132,3 +135,26 @@ def test_every_entry_over_its_tolerance_is_counted_and_a_scalar_has_no_index():
     assert (c.failing, c.entries, c.index) == (2, 3, (2,)) and not c.ok
     s = compare_array("loss", np.float64(2.0), np.float64(1.0), np.float64(0.5))
     assert describe([s]).startswith("FAIL loss: actual 2, reference 1, |error| 1.00e+00")
+
+
+def test_relative_error_against_a_small_reference_and_empty_arrays():
+    """The normwise relative error is max|a - r| / max|r| for any nonzero reference, small or not;
+    empty arrays agree with every number 0."""
+    c = compare_array("b", np.array([0.25, 0.1]), np.array([0.2, 0.1]), np.array([1.0, 1.0]))
+    assert c.rel_error == pytest.approx(0.05 / 0.2) and c.ok
+    e = compare_array("e", np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3)))
+    assert e.ok and (e.ratio, e.actual, e.reference, e.tol, e.max_abs_error, e.rel_error) == (0.0,) * 6
+    assert (e.entries, e.failing, e.unresolved) == (0, 0, 0)
+
+
+def test_a_directional_difference_dominated_by_its_own_truncation_is_unresolved():
+    """directional_check judges only where FD_SAFETY x the self-measured (truncation) error is
+    small against the value."""
+    from gradcheck.compare import FD_RESOLVED, FD_SAFETY, directional_check
+    from gradcheck.numeric import Directional
+
+    resolved = Directional(analytic=1.0, numeric=1.0 + 1e-9, error=1e-8, step=1e-5, self_error=1e-8)
+    assert directional_check(resolved).ok and not directional_check(resolved).unresolved
+    big = 2 * FD_RESOLVED / FD_SAFETY  # the truncation part alone is twice what may be resolved
+    unresolved = Directional(analytic=1.0, numeric=1.0, error=big, step=1e-5, self_error=big)
+    assert directional_check(unresolved).unresolved == 1

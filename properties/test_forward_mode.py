@@ -100,3 +100,4 @@ def test_jax_jvp_takes_a_partial_direction_and_the_layers_upstream_gradient():
     params, xs, ys, h0 = as_contract_inputs(p)
     v = {"W": rng.normal(size=(H, H))}
     assert jax_jvp(params, xs, ys, h0, v, dhs=p.dhs) == pytest.approx(np.sum(g["W"] * v["W"]), rel=1e-10)
+    assert jvp_problem(p, v) == pytest.approx(np.sum(g["W"] * v["W"]), rel=1e-10)  # every step's dhs_t . s_t

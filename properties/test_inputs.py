@@ -249,3 +249,18 @@ def test_jax_computes_in_float64_whatever_the_dtype_it_is_given():
                                     h032.astype(np.float64))  # fmt: skip
     for k in KEYS:
         np.testing.assert_allclose(ref[k], ours[k], rtol=1e-12, atol=1e-14)
+
+
+def test_a_negative_target_probability_is_located():
+    params, xs, _, h0 = small()
+    Y = np.full((6, 5), 0.2)
+    Y[0, :2] = 0.0, -0.1  # a zero before the negative entry
+    with pytest.raises(GradcheckError, match=r"ys: negative target probability at \[0, 1\]"):
+        gradcheck.bptt_gradients(params, xs, Y, h0)
+
+
+def test_jax_h0_none_means_zeros():
+    params, xs, ys, _ = small()
+    a, b = jax_gradients(params, xs, ys, None), jax_gradients(params, xs, ys, np.zeros(4))
+    for k in KEYS:
+        np.testing.assert_array_equal(a[k], b[k])

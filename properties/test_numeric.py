@@ -271,3 +271,32 @@ def test_the_directional_difference_reports_a_tight_error_and_its_step():
     assert 0 < d.step <= numeric.fd_step(np.array(theta_max)) and 0 <= d.self_error <= d.error
     off = numeric.directional_derivative(problem, {n: g[n] * (1 + 1e-6) for n in GRAD_NAMES}, v)
     assert not directional_check(off).ok
+
+
+def test_the_directional_difference_measures_its_own_truncation():
+    """Along a long direction (|v| = 30) on an exploding problem the truncation dominates: the
+    self-measured part is then nearly the whole error; along a unit direction on a moderate
+    problem round-off dominates and it is 0."""
+    rng = np.random.default_rng(2)
+    problem = build_problem((4, 8, 3, 40), regime_scales("exploding", rng), 2)
+    v = {k: 30 * a for k, a in numeric.random_direction(problem, rng).items()}
+    d = numeric.directional_derivative(problem, bptt(problem), v)
+    assert d.self_error >= 0.5 * d.error > 0 and abs(d.numeric - d.analytic) <= FD_SAFETY * d.error
+    rng = np.random.default_rng(0)
+    moderate = build_problem((4, 8, 3, 40), regime_scales("moderate", rng), 0)
+    d = numeric.directional_derivative(moderate, bptt(moderate), numeric.random_direction(moderate, rng))
+    assert d.self_error == 0.0 < d.error
+
+
+def test_where_truncation_dominates_the_error_estimate_is_the_actual_error():
+    """D(2h) - D(h) = 3 c h^2 to leading order, so |D(2h) - D(h)| / 3 is D(h)'s truncation error
+    itself: on the entries whose error is mostly that (exploding, W gain ~3), the estimate and the
+    distance to the recursion agree within 20% (measured: 63 entries, median 0.998)."""
+    rng = np.random.default_rng(2)
+    problem = build_problem((4, 8, 3, 40), regime_scales("exploding", rng), 2)
+    exact, est = bptt(problem), numeric.fd_estimate(problem, "central")
+    ratios = []
+    for k in GRAD_NAMES:
+        e, mostly_truncation = est.error[k], est.self_error[k] > 0.9 * est.error[k]
+        ratios += list(np.abs(est.grads[k] - exact[k])[mostly_truncation] / e[mostly_truncation])
+    assert len(ratios) >= 20 and 0.8 <= np.median(ratios) <= 1.2
