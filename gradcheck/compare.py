@@ -158,12 +158,15 @@ def roundoff_tolerance(problem: Problem, pr: Precision = FLOAT64) -> dict[str, n
     return roundoff_check(problem, pr).tol
 
 
-def fd_tolerance(problem: Problem, fd: FDResult) -> dict[str, np.ndarray]:
+def fd_tolerance(
+    problem: Problem, fd: FDResult, analytic: Mapping[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """tol_i for finite differences (any method) against an analytic gradient; inf where unresolved
-    (the estimate's own error is not small against the gradient's scale: FD_RESOLVED)."""
+    (the estimate's own error is not small against the gradient's scale: FD_RESOLVED). analytic:
+    the analytic gradient's float64 round-off tolerance, when the caller has it."""
     if fd.error is None:
         raise GradcheckError("fd_tolerance: the finite differences were taken without error estimates")
-    tol = roundoff_tolerance(problem)
+    tol = roundoff_tolerance(problem) if analytic is None else analytic
     out = {}
     for k, err in fd.error.items():
         self_error = fd.self_error[k] if fd.self_error is not None else err

@@ -47,7 +47,7 @@ from .outcome import Kind
 from .precision import FLOAT64, Precision
 from .problem import GRAD_NAMES, GradcheckError, Problem, as_contract_inputs
 from .render import case_arguments, case_arrays, case_sizes
-from .roundoff import Spread
+from .roundoff import Spread, roundoff_spread
 from .strategies import Batch, batches, features
 
 BATCH = 200  # examples per Hypothesis run: progress and the time limit are checked between batches
@@ -115,6 +115,7 @@ def check_builtin(problem: Problem, worst: Worst, spread: Spread | None = None) 
     """
     f = _regime_events((problem,))
     D, H, K, T = problem.sizes
+    spread = roundoff_spread(problem, FLOAT64) if spread is None else spread  # one Monte Carlo run for all
     exact, (tol, judgement, _) = bptt(problem), roundoff_check(problem, FLOAT64, spread)
     if judgement is not Judgement.JUDGED:
         event(f"{judgement.value} (not judged)")
@@ -138,8 +139,8 @@ def check_builtin(problem: Problem, worst: Worst, spread: Spread | None = None) 
         name = "recursion vs central FD" if method == "central" else "recursion vs complex step"
 
         def fd(method=method):
-            est = fd_estimate(problem, method)
-            return est.grads, fd_tolerance(problem, est)
+            est = fd_estimate(problem, method, spread=spread)
+            return est.grads, fd_tolerance(problem, est, tol)
 
         comparisons.append((name, fd))
     for name, run in comparisons:

@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from .model import Forward, forward
 from .precision import FLOAT64, Precision
 from .problem import GRAD_NAMES, GradcheckError, Problem, make_problem
-from .roundoff import roundoff_spread
+from .roundoff import Spread, roundoff_spread
 
 EPS = np.finfo(np.float64).eps
 # Complex step: no cancellation, so h only has to make h^2 E''' negligible; 1e-20 does. The price
@@ -264,12 +264,18 @@ class FDResult(NamedTuple):
 
 
 def fd_estimate(
-    problem: Problem, method: str = "central", *, names: tuple[str, ...] = GRAD_NAMES, estimate_error: bool = True
+    problem: Problem,
+    method: str = "central",
+    *,
+    names: tuple[str, ...] = GRAD_NAMES,
+    estimate_error: bool = True,
+    spread: Spread | None = None,
 ) -> FDResult:
     """Finite-difference derivatives of every entry of `names`, with error estimates (module doc).
 
     estimate_error=False is the plain method made fast: central differences at the same step,
     two evaluations per entry, no refinement, and `error` is None (no tolerance can be derived).
+    spread: the problem's float64 round-off spread, when the caller has it (else computed here).
     """
     if method not in METHODS:
         raise GradcheckError(f"method: {method!r} is not one of {', '.join(METHODS)}")
@@ -292,15 +298,16 @@ def fd_estimate(
         # where the recursion and JAX were within 2e-15. All of this is known a priori, not
         # measured by the estimator (self_error 0).
         underflow = 2 * (problem.xs.shape[0] + 1) * FLOAT64.tiny
-        spread = roundoff_spread(problem, FLOAT64, fw).grads
-        analytic = np.concatenate([spread[n].ravel() for n in names])
+        spread = roundoff_spread(problem, FLOAT64, fw) if spread is None else spread
+        analytic = np.concatenate([spread.grads[n].ravel() for n in names])
         error = (EPS * (problem.Y.shape[1] + 2) * res.scale + underflow) / COMPLEX_STEP + analytic
         self_error = np.zeros(len(theta))
     elif not estimate_error:
         step = fd_step(theta)
         grad, error, self_error = _plain_central(problem, fw, ent, step), None, None
     else:
-        eps_E = roundoff_spread(problem, FLOAT64, fw).loss  # round-off scale of one evaluation of E
+        spread = roundoff_spread(problem, FLOAT64, fw) if spread is None else spread
+        eps_E = spread.loss  # round-off scale of one evaluation of E
         step, d1, d2, ok = _refined_central(problem, fw, ent, fd_step(theta), eps_E)
         truncation = np.abs(d2 - d1) / 3  # |h^2 E'''/6| to leading order
         # Each c(δ) takes two evaluations of E (the perturbed row and the unperturbed one), each off

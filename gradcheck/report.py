@@ -13,10 +13,12 @@ import time
 from dataclasses import asdict, dataclass
 
 from .bptt import bptt, series
-from .compare import ParamCheck, compare_grads, fd_tolerance, roundoff_tolerance
+from .compare import ParamCheck, compare_grads, fd_tolerance, roundoff_check
 from .forward_mode import forward_sensitivities
 from .numeric import fd_estimate
+from .precision import FLOAT64
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
+from .roundoff import roundoff_spread
 from .strategies import Scales, build_problem
 
 # name, (D, H, K, T), scales (u, w, v, b, x, offset), seed, options
@@ -79,16 +81,18 @@ def check_problem(problem: Problem) -> dict[str, list[ParamCheck]]:
 
     rec, ser, fwd = bptt(problem), series(problem), forward_sensitivities(problem)
     jax = jax_gradients(*as_contract_inputs(problem), loss=problem.loss)
-    tol = roundoff_tolerance(problem)
-    central, complex_step = fd_estimate(problem, "central"), fd_estimate(problem, "complex")
+    spread = roundoff_spread(problem, FLOAT64)  # one Monte Carlo run for every tolerance below
+    tol = roundoff_check(problem, FLOAT64, spread).tol
+    central = fd_estimate(problem, "central", spread=spread)
+    complex_step = fd_estimate(problem, "complex", spread=spread)
     with_loss = (*GRAD_NAMES, "loss")
     return {
         "recursion vs JAX": compare_grads(rec, jax, tol, with_loss),
         "series vs JAX": compare_grads(ser, jax, tol, with_loss),
         "series vs recursion": compare_grads(ser, rec, tol),
         "forward mode vs JAX": compare_grads(fwd, jax, tol, with_loss),
-        "recursion vs central FD": compare_grads(rec, central.grads, fd_tolerance(problem, central)),
-        "recursion vs complex step": compare_grads(rec, complex_step.grads, fd_tolerance(problem, complex_step)),
+        "recursion vs central FD": compare_grads(rec, central.grads, fd_tolerance(problem, central, tol)),
+        "recursion vs complex step": compare_grads(rec, complex_step.grads, fd_tolerance(problem, complex_step, tol)),
     }
 
 
