@@ -158,3 +158,21 @@ def test_a_directional_difference_dominated_by_its_own_truncation_is_unresolved(
     big = 2 * FD_RESOLVED / FD_SAFETY  # the truncation part alone is twice what may be resolved
     unresolved = Directional(analytic=1.0, numeric=1.0, error=big, step=1e-5, self_error=big)
     assert directional_check(unresolved).unresolved == 1
+
+
+def test_the_jvp_tolerance_is_round_off_along_v():
+    """sum_i tol_i |v_i| + (P + 2) eps sum_i |g_i v_i| along a unit v: on moderate problems below
+    1e-11 of |<g, v>| (measured 1.1e-12 to 2.9e-12 over four), so a jvp 1e-9 off fails."""
+    from gradcheck.bptt import bptt
+    from gradcheck.compare import jvp_tolerance, roundoff_check
+    from gradcheck.numeric import random_direction
+    from gradcheck.problem import GRAD_NAMES
+    from gradcheck.strategies import build_problem, regime_scales
+
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        problem = build_problem((4, 8, 3, 20), regime_scales("moderate", rng), seed)
+        g, v = bptt(problem), random_direction(problem, rng)
+        gv = sum(float(np.sum(g[n] * v[n])) for n in GRAD_NAMES)
+        t = jvp_tolerance(g, roundoff_check(problem).tol, v)
+        assert 0 < t <= 1e-11 * abs(gv) < 1e-9 * abs(gv)
