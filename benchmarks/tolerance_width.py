@@ -9,7 +9,6 @@ their ratio is the room the error model leaves (docs/error-model.md, "What a ver
     python benchmarks/tolerance_width.py
 """
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -19,25 +18,13 @@ from hypothesis import HealthCheck, given, seed, settings
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from detection_power import IMPLS, load  # noqa: E402  (the same correct implementations)
+
 from gradcheck.bptt import bptt  # noqa: E402
 from gradcheck.compare import Judgement  # noqa: E402
 from gradcheck.contract import tolerance  # noqa: E402
 from gradcheck.options import Options  # noqa: E402
 from gradcheck.oracle import cases  # noqa: E402
-
-IMPLS = {
-    "float64": "correct_loop",
-    "float32": "correct_numpy_float32_vectorised",
-    "float16": "correct_numpy_float16",
-    "bfloat16": "correct_numpy_bfloat16",
-}
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "properties" / "impls" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.grads
 
 
 def measure(dtype: str) -> list[tuple[float, float, float]]:
