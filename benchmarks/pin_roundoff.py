@@ -21,8 +21,9 @@ from gradcheck import roundoff
 from gradcheck.bptt import bptt
 from gradcheck.precision import FLOAT64
 from gradcheck.problem import GRAD_NAMES, as_contract_inputs
+from gradcheck.regimes import regime_scales
 from gradcheck.roundoff import roundoff_spread
-from gradcheck.strategies import build_problem, regime_scales
+from gradcheck.strategies import build_problem
 from properties.test_roundoff import EPS, biased_tanh_gradients
 from reference import jax_gradients
 

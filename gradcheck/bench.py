@@ -23,7 +23,8 @@ from .forward_mode import FORWARD_FLOP_LIMIT, forward_sensitivities, jvp_problem
 from .model import forward
 from .numeric import directional_derivative, fd_estimate, naive_central_differences, random_direction
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
-from .strategies import Scales, build_problem
+from .regimes import Scales
+from .strategies import build_problem
 
 SIZES = (16, 32, 16, 20)  # (D, H, K, T): 2096 parameter entries, 2128 with the 32 of h0
 

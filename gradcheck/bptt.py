@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import GradcheckError
 from .model import forward
-from .problem import PARAM_NAMES, GradcheckError, Problem, make_problem
+from .problem import PARAM_NAMES, Problem, make_problem
 
 # The literal series costs about T^2/2 * (2 H^3 + H^2 D) flops (counted as T^2 (2 H^3 + H^2 D)
 # below, for margin) and runs at about 2.3 GFLOP/s on a 2-core machine (T=100, H=64 took

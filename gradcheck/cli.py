@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 
-from .problem import GradcheckError
+from .errors import GradcheckError
 
 DEFAULT_DATABASE = ".gradcheck/fuzz-db"  # under the directory the command runs in (the project)
 
@@ -264,7 +264,7 @@ def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None
     from .options import BATCH_LOSSES, DEFAULT_EXAMPLES, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT, REFERENCES
     from .precision import PRECISIONS
     from .problem import LOSSES
-    from .strategies import REGIMES
+    from .regimes import REGIMES
 
     p.add_argument(
         "--exec",

@@ -25,9 +25,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .errors import GradcheckError, InternalError
 from .numeric import FDResult
 from .precision import FLOAT64, Precision
-from .problem import GRAD_NAMES, GradcheckError, InternalError, Problem
+from .problem import GRAD_NAMES, Problem
 from .roundoff import Spread, roundoff_spread
 
 # The Monte Carlo spread is a typical size of round-off, not a bound. Over the 100,000-example

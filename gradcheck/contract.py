@@ -68,6 +68,11 @@ class Case:
     stored: tuple[dict, dict] | None = None
     regime: str | None = None  # the regime it was drawn from, when known (coverage counts)
 
+    def __repr__(self) -> str:
+        # Hypothesis prints the failing example's repr: the sizes, not kilobytes of arrays.
+        D, H, K, T = self.sizes
+        return f"Case({self.contract.name}, N={self.n}, D={D} H={H} K={K} T={T}, regime={self.regime})"
+
     @property
     def n(self) -> int:
         return len(self.problems)

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import GradcheckError
 from .model import Forward, forward
-from .problem import GRAD_NAMES, GradcheckError, Problem, make_problem
+from .problem import GRAD_NAMES, Problem, make_problem
 
 # forward_gradients carries an H x P matrix through T steps: about 2 T H^2 P flops (P = H (H + D
 # + 2)), at about 2 GFLOP/s here. Beyond this budget (about 10 s) it refuses and points at the

@@ -39,13 +39,14 @@ from .compare import (
     roundoff_check,
 )
 from .contract import Case, Contract
+from .errors import GradcheckError
 from .forward_mode import forward_sensitivities, jvp_problem
 from .numeric import directional_derivative, fd_estimate, random_direction
 from .options import Options
 from .oracle import judge, reference_function, search_settings
 from .outcome import Kind
 from .precision import FLOAT64, Precision
-from .problem import GRAD_NAMES, GradcheckError, Problem, as_contract_inputs
+from .problem import GRAD_NAMES, Problem, as_contract_inputs
 from .render import case_arguments, case_arrays, case_sizes
 from .roundoff import Spread, roundoff_spread
 from .strategies import Batch, batches, features

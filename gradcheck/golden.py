@@ -21,13 +21,15 @@ from .bptt import bptt
 from .compare import roundoff_tolerance
 from .contract import Case, Contract
 from .diagnosis import explain, summarize
+from .errors import CorpusError, GradcheckError
 from .implementation import implementation, signature_problem
 from .options import FLAGS, Options
 from .oracle import judge
 from .outcome import Evidence, Kind, Report, Search
 from .precision import FLOAT64
-from .problem import GRAD_NAMES, LOSSES, PARAM_NAMES, GradcheckError, Problem, make_problem
-from .strategies import REGIMES, build_problem, regime_scales, round_problem
+from .problem import GRAD_NAMES, LOSSES, PARAM_NAMES, Problem, make_problem
+from .regimes import REGIMES, regime_scales
+from .strategies import build_problem, round_problem
 
 FORMAT = "gradcheck-golden"
 VERSION = 1
@@ -56,10 +58,6 @@ RULE = (
     "tol_<name>. The tolerances are for float64 arithmetic (8 x a Monte Carlo estimate of round-off, "
     "gradcheck/roundoff.py); for code in another precision, gradcheck's --dtype recomputes them in it."
 )
-
-
-class CorpusError(GradcheckError):
-    """A missing, damaged or altered golden file: exit code 2."""
 
 
 def _case_problem(i: int, rng: np.random.Generator) -> tuple[Problem, dict]:

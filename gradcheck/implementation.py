@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from .contract import Case, Contract
+from .errors import GradcheckError
 from .options import Options
-from .problem import GradcheckError
 from .worker import Failure, WorkerProcess, format_request
 
 

@@ -36,9 +36,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .errors import GradcheckError
 from .model import Forward, forward
 from .precision import FLOAT64, Precision
-from .problem import GRAD_NAMES, GradcheckError, Problem, make_problem
+from .problem import GRAD_NAMES, Problem, make_problem
 from .roundoff import Spread, roundoff_spread
 
 EPS = np.finfo(np.float64).eps

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from .errors import GradcheckError
 from .precision import PRECISIONS, Precision, precision
-from .problem import LOSSES, GradcheckError
-from .strategies import REGIMES, Regime, parse_regime
+from .problem import LOSSES
+from .regimes import REGIMES, Regime, parse_regime
 
 BATCH_LOSSES = ("sum", "mean")  # the reduction over the N sequences of a batch
 REFERENCES = ("bptt", "jax")  # gradcheck's recursion, or JAX autodiff

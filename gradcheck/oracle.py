@@ -34,7 +34,8 @@ from .implementation import Call, implementation, signature_problem
 from .options import Options
 from .outcome import Evidence, Kind, Outcome, ProbeResult, Repeat, Report, Search
 from .problem import Problem, as_contract_inputs, loss_weights
-from .strategies import Regime, batches, build_problems, min_steps, regime_scales
+from .regimes import Regime, min_steps, regime_scales
+from .strategies import batches, build_problems
 
 FAILURE_KINDS = {"raised": Kind.RAISED, "modified": Kind.MODIFIED, "worker": Kind.WORKER}
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from .bptt import bptt, output_error
+from .errors import GradcheckError
 from .model import forward
 from .numeric import EPS, central_differences
-from .problem import GRAD_NAMES, GradcheckError, Problem
-from .strategies import Scales, build_problem
+from .problem import GRAD_NAMES, Problem
+from .regimes import Scales
+from .strategies import build_problem
 
 
 def _pyplot():

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import ml_dtypes
 import numpy as np
 
-from .problem import GradcheckError
+from .errors import GradcheckError
 
 
 @dataclass(frozen=True)

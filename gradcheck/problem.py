@@ -18,21 +18,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .errors import GradcheckError
+
 PARAM_NAMES = ("U", "W", "V", "b_h", "b_y")
 LAYER_PARAM_NAMES = ("U", "W", "b_h")  # the recurrent layer alone
 GRAD_NAMES = (*PARAM_NAMES, "h0")  # every array a gradient routine returns, besides "loss"
 LOSSES = ("sum", "mean", "last")
-
-
-class GradcheckError(ValueError):
-    """Bad input to gradcheck: the message says which argument and what was expected."""
-
-    def __init__(self, message: str):
-        super().__init__(f"gradcheck: {message}")
-
-
-class InternalError(RuntimeError):
-    """A bug of gradcheck's own (the CLI's exit code 3): an inconsistent tolerance, a broken invariant."""
 
 
 class Params(NamedTuple):

@@ -18,8 +18,9 @@ from .forward_mode import forward_sensitivities
 from .numeric import fd_estimate
 from .precision import FLOAT64
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
+from .regimes import Scales
 from .roundoff import roundoff_spread
-from .strategies import Scales, build_problem
+from .strategies import build_problem
 
 # name, (D, H, K, T), scales (u, w, v, b, x, offset), seed, options
 SWEEP = [

@@ -7,14 +7,7 @@ entry through Hypothesis makes large arrays slow to generate and mostly constant
 which hides bugs such as W used for W^T (a constant W is symmetric). Shrinking the seed is
 meaningless, so the seed is drawn last and shrinks towards 0.
 
-Regimes (h_t = tanh(p_t), logits q_t):
-- moderate:       W gain 0.5..1.5 / sqrt(H), |p| ~ 1           the everyday case
-- small:          every scale 1e-3..1e-1                       near-linear, tiny gradients
-- saturated:      |p| beyond 20                                tanh' underflows to 0
-- large_logits:   a common logit offset past exp()'s overflow  naive softmax overflows
-- exploding:      W gain 2..4 / sqrt(H), small inputs           back-propagated terms grow
-- vanishing:      W gain 0.05..0.3 / sqrt(H)                   terms die within a few steps
-- large_gradient: T >= 10, V ~ 3: sum-loss gradients above 5   clipping code kicks in
+The regimes and their scales live in `regimes.py`.
 
 For a precision under test (`precision.Precision`), the regimes are scaled to it: the logit
 offsets pass its exp() overflow, logit gaps keep every yhat a normal number, small scales stay
@@ -26,7 +19,6 @@ problem the reference solves.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import NamedTuple
 
 import numpy as np
@@ -34,86 +26,10 @@ from hypothesis import strategies as st
 
 from .compare import RANGE_HEADROOM
 from .model import forward
-from .precision import FLOAT64, Precision
-from .problem import GradcheckError, Problem, loss_weights, make_layer_problem, make_problem
+from .precision import Precision
+from .problem import Problem, loss_weights, make_layer_problem, make_problem
+from .regimes import REGIMES, Regime, Scales, min_steps, scales_for
 from .roundoff import Spread, direct_state_gradient, roundoff_spread
-
-
-class Regime(StrEnum):
-    """The regimes of the module docstring (a StrEnum: it prints and compares as its name)."""
-
-    MODERATE = "moderate"
-    SMALL = "small"
-    SATURATED = "saturated"
-    LARGE_LOGITS = "large_logits"
-    EXPLODING = "exploding"
-    VANISHING = "vanishing"
-    LARGE_GRADIENT = "large_gradient"
-
-
-REGIMES: tuple[Regime, ...] = tuple(Regime)
-
-
-def parse_regime(name: str | Regime) -> Regime:
-    """The Regime of a name; an unknown name is an error that lists the known ones."""
-    try:
-        return Regime(name)
-    except ValueError:
-        raise GradcheckError(f"regime: {name!r} is not one of {', '.join(r.value for r in Regime)}") from None
-
-
-class Scales(NamedTuple):
-    u: float  # std of U entries times sqrt(D)
-    w: float  # W gain: std of W entries times sqrt(H)
-    v: float  # std of V entries times sqrt(H)
-    b: float  # std of b_h, and of the varying part of b_y
-    x: float  # std of real-valued inputs
-    offset: float  # common logit offset (same for every class): overflows exp() in naive softmax
-
-
-# Without a precision (the property tests of the float64 core): float64's large-logit offsets.
-FLOAT64_LOGIT_OFFSETS = (700.0, 1000.0)
-
-
-def _scales(uniform, regime: Regime, pr: Precision | None) -> Scales:
-    """The scales of a regime; uniform(lo, hi) draws each (from Hypothesis or from numpy)."""
-    f = uniform
-    if regime is Regime.SMALL:
-        # Gradient terms are products of three small scales (dW ~ V dq tanh' h): at scales above
-        # tiny^(1/3) they stay normal numbers (float16: 0.039; the others: the 1e-3 floor).
-        s = f(max(1e-3, 2 * pr.tiny ** (1 / 3)) if pr else 1e-3, 1e-1)
-        return Scales(s, s, s, s, 1.0, 0.0)
-    if regime is Regime.SATURATED:
-        # Past float64's saturation (|p| > 18.7); a coarser precision saturates sooner, and larger
-        # pre-activations would only add absolute round-off (eps |U x_t|) to the units near 0.
-        c = min(1.0, pr.saturation / FLOAT64.saturation) if pr else 1.0
-        return Scales(c * f(25.0, 60.0), c * f(5.0, 30.0), f(0.5, 3.0), c * f(0.0, 20.0), 1.0, 0.0)
-    if regime is Regime.LARGE_LOGITS:
-        return Scales(
-            f(0.5, 2.0),
-            f(0.5, 1.5),
-            f(50.0, 400.0),
-            f(0.0, 1.0),
-            1.0,
-            f(*(pr.logit_offsets if pr else FLOAT64_LOGIT_OFFSETS)),
-        )
-    if regime is Regime.EXPLODING:
-        return Scales(f(0.05, 0.5), f(2.0, 4.0), f(0.5, 2.0), f(0.0, 0.1), 1.0, 0.0)
-    if regime is Regime.VANISHING:
-        return Scales(f(0.5, 2.0), f(0.05, 0.3), f(0.5, 2.0), f(0.0, 1.0), 1.0, 0.0)
-    if regime is Regime.LARGE_GRADIENT:
-        return Scales(f(0.5, 2.0), f(0.8, 1.5), f(2.0, 6.0), f(0.0, 1.0), 1.0, 0.0)
-    return Scales(f(0.5, 2.0), f(0.5, 1.5), f(0.5, 3.0), f(0.0, 1.0), f(0.5, 2.0), 0.0)
-
-
-def regime_scales(regime: Regime | str, rng: np.random.Generator, pr: Precision | None = None) -> Scales:
-    """Scales for a regime drawn with numpy (for fixed sweeps outside Hypothesis)."""
-    return _scales(lambda lo, hi: float(rng.uniform(lo, hi)), parse_regime(regime), pr)
-
-
-def min_steps(regime: Regime) -> int:
-    """large_gradient needs T >= 10 for sum-loss gradients above 5; every other regime T >= 1."""
-    return 10 if regime is Regime.LARGE_GRADIENT else 1
 
 
 class _Draw(NamedTuple):
@@ -289,7 +205,7 @@ def batches(
     K = D if same_io_dim else draw(st.integers(min_K, max_K))
     T = draw(st.integers(max(min_T, min(min_steps(regime), max_T)), max_T))
     n = draw(st.integers(1, max_batch))
-    scales = _scales(lambda lo, hi: draw(st.floats(lo, hi)), regime, precision)
+    scales = scales_for(lambda lo, hi: draw(st.floats(lo, hi)), regime, precision)
     flags = {
         "one_hot_inputs": draw(st.booleans()) if one_hot_inputs is None else one_hot_inputs,
         "zero_h0": draw(st.booleans()) if zero_h0 is None else zero_h0,

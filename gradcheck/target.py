@@ -13,11 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .problem import GradcheckError
-
-
-class UsageError(GradcheckError):
-    """A bad command line or TARGET: exit code 2."""
+from .errors import UsageError
 
 
 def load_target(target: str) -> Callable:

@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 
 from .contract import Case, read_result
+from .errors import GradcheckError
 from .implementation import implementation, signature_problem
 from .options import Options
 from .oracle import coverage_set
 from .outcome import Kind, Outcome
-from .problem import GradcheckError
+from .regimes import Regime
 from .render import case_sizes
-from .strategies import Regime
 
 STEPS = 24  # eps_0 down to eps_0 / 2^23
 # r1 is read only where it exceeds this many times the loss's round-off tolerance (two

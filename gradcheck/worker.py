@@ -28,16 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .problem import GradcheckError
+from .errors import WorkerCannotStart
 
 PROTOCOL = "gradcheck-worker 1"
 # A worker that exits with one of these before answering anything did not start: the shell's
 # "command not found" (127) and "not executable" (126).
 CANNOT_START = (126, 127)
-
-
-class WorkerCannotStart(GradcheckError):
-    """The worker command cannot be started at all (a usage error: exit code 2)."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pytest
 
 from gradcheck.cli import main
 from gradcheck.compare import ParamCheck, compare_array, compare_grads, describe, failures
-from gradcheck.problem import InternalError
+from gradcheck.errors import InternalError
 
 
 def test_a_verdict_reports_the_worst_entry_and_its_numbers():
@@ -100,7 +100,8 @@ def test_judgements_and_their_reasons():
     there (and judged in float64); a chaotic one is ill-conditioned in float16."""
     from gradcheck.compare import Judgement, roundoff_check
     from gradcheck.precision import FLOAT16, FLOAT64
-    from gradcheck.strategies import Scales, build_problem
+    from gradcheck.regimes import Scales
+    from gradcheck.strategies import build_problem
 
     big = build_problem((4, 8, 5, 200), Scales(1.0, 1.0, 60.0, 0.5, 1.0, 0.0), 0)  # sums reach 8,050
     chaotic = build_problem((4, 8, 5, 100), Scales(0.2, 3.0, 3.0, 0.05, 1.0, 0.0), 0)
@@ -118,7 +119,8 @@ def test_judgements_and_their_reasons():
 def test_fd_tolerance_without_a_self_measured_error_uses_the_whole_error():
     from gradcheck.compare import fd_tolerance
     from gradcheck.numeric import FDResult
-    from gradcheck.strategies import Scales, build_problem
+    from gradcheck.regimes import Scales
+    from gradcheck.strategies import build_problem
 
     problem = build_problem((2, 3, 2, 4), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
     grads = {n: np.ones_like(a) for n, a in zip(("U", "W", "V", "b_h", "b_y"), problem.params, strict=True)}
@@ -167,7 +169,8 @@ def test_the_jvp_tolerance_is_round_off_along_v():
     from gradcheck.compare import jvp_tolerance, roundoff_check
     from gradcheck.numeric import random_direction
     from gradcheck.problem import GRAD_NAMES
-    from gradcheck.strategies import build_problem, regime_scales
+    from gradcheck.regimes import regime_scales
+    from gradcheck.strategies import build_problem
 
     for seed in range(4):
         rng = np.random.default_rng(seed)

@@ -7,8 +7,9 @@ from hypothesis import given
 
 import gradcheck
 from gradcheck.bptt import bptt, series
+from gradcheck.errors import GradcheckError
 from gradcheck.forward_mode import forward_sensitivities, jvp_problem
-from gradcheck.problem import GradcheckError, as_contract_inputs
+from gradcheck.problem import as_contract_inputs
 from gradcheck.strategies import problems
 from reference import jax_jvp
 

@@ -68,7 +68,8 @@ def test_bench_verdicts_on_a_correct_gradient_are_right():
     """The benchmark's own rows judge the exact gradient correct (its times are not asserted)."""
     from gradcheck.bench import harness_rows
     from gradcheck.bptt import bptt
-    from gradcheck.strategies import Scales, build_problem
+    from gradcheck.regimes import Scales
+    from gradcheck.strategies import build_problem
 
     problem = build_problem((3, 4, 3, 5), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
     rows, _ = harness_rows(problem, bptt(problem), repeats=1)
@@ -87,7 +88,7 @@ def test_fuzz_keeps_its_closest_call(tmp_path, capsys):
     from gradcheck import bptt_gradients
     from gradcheck.compare import compare_grads, roundoff_tolerance
     from gradcheck.problem import make_problem
-    from gradcheck.strategies import Regime
+    from gradcheck.regimes import Regime
     from reference import jax_gradients
 
     out_json = tmp_path / "fuzz.json"

@@ -12,8 +12,9 @@ from gradcheck.compare import FD_SAFETY, compare_grads, describe, directional_ch
 from gradcheck.model import loss
 from gradcheck.precision import FLOAT32, FLOAT64
 from gradcheck.problem import GRAD_NAMES, as_contract_inputs, make_problem
+from gradcheck.regimes import Scales, regime_scales
 from gradcheck.roundoff import roundoff_spread
-from gradcheck.strategies import Scales, build_problem, problems, regime_scales
+from gradcheck.strategies import build_problem, problems
 
 from .checks import examples, summary
 

@@ -17,8 +17,9 @@ from gradcheck import roundoff
 from gradcheck.bptt import bptt
 from gradcheck.precision import FLOAT64, PRECISIONS
 from gradcheck.problem import GRAD_NAMES, as_contract_inputs
+from gradcheck.regimes import Scales
 from gradcheck.roundoff import roundoff_spread
-from gradcheck.strategies import Scales, build_problem
+from gradcheck.strategies import build_problem
 from reference import jax_gradients
 
 EPS = np.finfo(np.float64).eps
