@@ -30,10 +30,10 @@ def _print(text: str) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import format_report, run_report, write_json
+    from .sweep import format_sweep, run_sweep, write_json
 
-    rows, problems, seconds = run_report()
-    _print(format_report(rows, problems, seconds))
+    rows, problems, seconds = run_sweep()
+    _print(format_sweep(rows, problems, seconds))
     if args.json:
         try:
             write_json(args.json, rows, problems, seconds)
@@ -49,7 +49,7 @@ def _verify(args: argparse.Namespace) -> int:
     opts = _options(args)
     progress = VerifyProgress(args.exec or args.target)
     try:
-        report = verify(args.target, opts, exec=args.exec, progress=progress)
+        report = verify(args.target, opts, worker=args.exec, progress=progress)
     finally:
         progress.close()
     _print(report.format(debug=getattr(args, "debug", False)))
@@ -63,7 +63,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _taylor(args: argparse.Namespace) -> int:
     from .taylor import taylor
 
-    report = taylor(args.target, _options(args), exec=args.exec, directions=args.directions)
+    report = taylor(args.target, _options(args), worker=args.exec, directions=args.directions)
     _print(report.format())
     if args.json:
         _write_json(args.json, report.to_json())
@@ -73,8 +73,16 @@ def _taylor(args: argparse.Namespace) -> int:
 def _fuzz(args: argparse.Namespace) -> int:
     import shlex
 
-    from .fuzz import Worst, builtin_check, campaign_problems, format_summary, run_campaign, target_check
-    from .implementation import implementation, signature_problem
+    from .fuzz import (
+        Worst,
+        builtin_check,
+        campaign_problems,
+        explain_failure,
+        format_summary,
+        run_campaign,
+        target_check,
+    )
+    from .implementation import implementation
     from .progress import LiveLine
 
     if args.minutes is not None and args.examples is not None:
@@ -87,20 +95,22 @@ def _fuzz(args: argparse.Namespace) -> int:
     worst = Worst()
     impl = None
     if args.target or args.exec:
-        from .oracle import cases
+        from .oracle import cases, preflight
+        from .outcome import Report
 
         opts = _options(args, examples=1, seed=0)  # the campaign sets its own budget and draws
         impl = implementation(args.target, opts, args.exec)
-        why = signature_problem(impl.fn, impl.contract) if hasattr(impl, "fn") else None
-        if why:
-            _print(f"gradcheck fuzz {impl.name}: FAILED\n  {why}")
+        pre = preflight(impl, opts, twice=False)
+        if pre.refusal:
+            impl.close()
+            _print(Report(impl.name, opts, ok=False, command="fuzz", refusal=pre.refusal).format())
             return EXIT_DISAGREE
         check, strat, what, pr = target_check(impl, opts, worst), cases(opts), impl.name, opts.precision
     else:
         from .precision import FLOAT64
 
         check, strat, what, pr = builtin_check(worst), campaign_problems(), "the built-in gradients", FLOAT64
-    line = LiveLine(plain_every=10.0)
+    line, explained = LiveLine(plain_every=10.0), None
     try:
         camp = run_campaign(
             check,
@@ -113,12 +123,15 @@ def _fuzz(args: argparse.Namespace) -> int:
             seed=args.seed,
             precision=pr,
         )
+        line.close()
+        if impl is not None and camp.failing_case is not None:
+            explained = explain_failure(impl, opts, camp.failing_case)
     finally:
         line.close()
         if impl is not None:
             impl.close()
     replay = shlex.join(["python", "-m", "gradcheck", "fuzz", *_replay_args(args), "--examples", "1"])
-    _print(format_summary(camp, what, replay))
+    _print(format_summary(camp, what, replay, explained))
     if args.json:
         _write_json(
             args.json,
@@ -155,13 +168,6 @@ def _replay_args(args: argparse.Namespace) -> list[str]:
     return [*out, "--database", args.database]
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
-
-    _print(run_bench(quick=args.quick))
-    return EXIT_AGREE
-
-
 def _golden_export(args: argparse.Namespace) -> int:
     from .golden import export
 
@@ -173,7 +179,7 @@ def _golden_export(args: argparse.Namespace) -> int:
 def _golden_check(args: argparse.Namespace) -> int:
     from .golden import check
 
-    report = check(args.dir, args.target, _options(args), exec=args.exec)
+    report = check(args.dir, args.target, _options(args), worker=args.exec)
     _print(report.format(debug=getattr(args, "debug", False)))
     if args.json:
         _write_json(args.json, report.to_json())
@@ -464,17 +470,6 @@ def build_parser() -> argparse.ArgumentParser:
         if action.dest == "seed":
             action.help = "seed the batches (default: a fresh random draw every run; a seed turns off replay)"
     p.set_defaults(run=_fuzz, examples=None, seed=None)
-
-    p = sub.add_parser(
-        "bench",
-        parents=[common],
-        help="time this harness against torch.autograd.gradcheck and jax.test_util.check_grads",
-        description="Full-Jacobian and directional gradient checks on one (16, 32, 16, 20) RNN with "
-        "this harness, torch.autograd.gradcheck and jax.test_util.check_grads, in one run; then the "
-        "scaling of the recursion, forward mode and the seed's series, and JAX compilation counts.",
-    )
-    p.add_argument("--quick", action="store_true", help="fewer repeats and sizes (about a minute)")
-    p.set_defaults(run=_bench)
 
     p = sub.add_parser(
         "golden",

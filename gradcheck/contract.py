@@ -56,7 +56,7 @@ class Contract:
         return ("xs", "h0", "hs", "loss") if self.layer else ("h0", "loss")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: it holds arrays
 class Case:
     """One call: N sequences through one network, as `contract` passes them."""
 
@@ -72,6 +72,9 @@ class Case:
         # Hypothesis prints the failing example's repr: the sizes, not kilobytes of arrays.
         D, H, K, T = self.sizes
         return f"Case({self.contract.name}, N={self.n}, D={D} H={H} K={K} T={T}, regime={self.regime})"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # Hypothesis' printer takes this over __repr__
+        printer.text(repr(self))
 
     @property
     def n(self) -> int:

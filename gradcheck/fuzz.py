@@ -43,8 +43,8 @@ from .errors import GradcheckError
 from .forward_mode import forward_sensitivities, jvp_problem
 from .numeric import directional_derivative, fd_estimate, random_direction
 from .options import Options
-from .oracle import judge, reference_function, search_settings
-from .outcome import Kind
+from .oracle import explain, judge, reference_function, search_settings
+from .outcome import Explained, Failure, Found, Kind, Role, SearchResult
 from .precision import FLOAT64, Precision
 from .problem import GRAD_NAMES, Problem, as_contract_inputs
 from .render import case_arguments, case_arrays, case_sizes
@@ -346,7 +346,13 @@ def target_check(impl, opts: Options, worst: Worst) -> Callable[[Case], Judgemen
     return check
 
 
-def format_summary(camp: Campaign, what: str, replay: str) -> str:
+def explain_failure(impl, opts: Options, case: Case) -> Explained:
+    """verify's evidence and diagnosis stages on a campaign's shrunk failing case."""
+    out = judge(impl, case, opts, reference_function(opts))
+    return explain(impl, opts, Failure(out, out, out, Found.CAMPAIGN, out.failing), SearchResult())
+
+
+def format_summary(camp: Campaign, what: str, replay: str, explained: Explained | None = None) -> str:
     rate = camp.examples / camp.seconds if camp.seconds else 0.0
     lines = [
         f"gradcheck fuzz {what}: {'FAILED' if camp.failure else 'no failure'} after {camp.examples} examples "
@@ -371,6 +377,10 @@ def format_summary(camp: Campaign, what: str, replay: str) -> str:
     if camp.failure:
         lines.append("  FAILURE (shrunk):")
         lines += ["    " + line for line in camp.failure.splitlines()]
+        if explained is not None:
+            lines += [
+                f"  {'note' if f.role is Role.NOTE else 'diagnosis'}: {f.words()}" for f in explained.diagnosis.findings
+            ]
         if camp.failing_case is not None:
             lines.append(f"  smallest failing problem: {case_sizes(camp.failing_case)}")
             lines += case_arrays(camp.failing_case)

@@ -20,12 +20,11 @@ import numpy as np
 from .bptt import bptt
 from .compare import roundoff_tolerance
 from .contract import Case, Contract
-from .diagnosis import explain, summarize
 from .errors import CorpusError, GradcheckError
-from .implementation import implementation, signature_problem
+from .implementation import implementation
 from .options import FLAGS, Options
-from .oracle import judge
-from .outcome import Evidence, Kind, Report, Search
+from .oracle import assemble, explain, fixed_search, merge, preflight
+from .outcome import Found, Report
 from .precision import FLOAT64
 from .problem import GRAD_NAMES, LOSSES, PARAM_NAMES, Problem, make_problem
 from .regimes import REGIMES, regime_scales
@@ -226,9 +225,10 @@ def verify_corpus(root: Path) -> tuple[dict, list[tuple[dict, Problem, dict, dic
     return manifest, [(entry, *load_case(root, entry)) for entry in manifest["cases"]]
 
 
-def check(directory: str, target, opts: Options, exec: str | None = None) -> Report:
+def check(directory: str, target, opts: Options, worker: str | None = None) -> Report:
     """Run an implementation on every case that fits its options, against the stored reference and
-    tolerances (float64's; another --dtype recomputes them in that precision)."""
+    tolerances (float64's; another --dtype recomputes them in that precision), through verify's
+    stages: preflight, the cases in place of the search, evidence and diagnosis on each failure."""
     if opts.layer:
         raise GradcheckError("golden check: the corpus holds whole-model problems; --layer does not apply")
     root = Path(directory)
@@ -239,38 +239,26 @@ def check(directory: str, target, opts: Options, exec: str | None = None) -> Rep
             f"golden: no case in {directory!r} fits loss={opts.loss}"
             + "".join(f" --{f.replace('_', '-')}" for f in FLAGS if getattr(opts, f))
         )
-    impl = implementation(target, opts, exec)
+    impl = implementation(target, opts, worker)
     contract = Contract(batch=opts.batch, no_bias=opts.no_bias)
     start = time.perf_counter()
-    found = Search()
     try:
-        why = signature_problem(impl.fn, impl.contract) if hasattr(impl, "fn") else None
-        if why:
-            return Report(impl.name, opts, ok=False, kind=Kind.SIGNATURE, message=why, command="golden check")
-        for _entry, problem, ref, tol in chosen:
-            if opts.precision is FLOAT64:
-                case = Case((problem,), contract, stored=(ref, tol))
-            else:  # the stored numbers are float64's: the case rounded to the precision, judged afresh
-                case = Case((round_problem(problem, opts.precision),), contract)
-            out = judge(impl, case, opts, bptt)
-            found.seen.append(out)
-            found.calls += 1
+        pre = preflight(impl, opts, twice=False)
+        if pre.refusal:
+            return Report(impl.name, opts, ok=False, command="golden check", refusal=pre.refusal)
+        cases = [
+            Case((problem,), contract, stored=(ref, tol))
+            if opts.precision is FLOAT64
+            else Case((round_problem(problem, opts.precision),), contract)  # judged afresh in that precision
+            for _entry, problem, ref, tol in chosen
+        ]
+        found = fixed_search(impl, opts, cases, Found.GOLDEN)
+        explained = merge(tuple(explain(impl, opts, f, found) for f in found.failures))
     finally:
         impl.close()
-    failures = sorted((o for o in found.seen if not o.ok), key=lambda o: sum(o.case.sizes))
-    if failures:
-        found.first, found.final = failures[0], failures[0]
-        found.clearest = max((o for o in failures if o.kind is Kind.MISMATCH), key=lambda o: o.ratio, default=None)
-        found.note = "the smallest failing golden case"
-    report = Report(
-        impl.name, opts, ok=not failures, search=found, command="golden check", seconds=time.perf_counter() - start
-    )
-    report.extra["golden cases"] = (
-        f"{len(chosen)} run, {len(failures)} failed, {len(corpus) - len(chosen)} "
-        f"skipped (other loss or flags); every file matched its sha256"
-    )
-    summarize(report, Evidence())
-    if failures:
-        report.kind, report.message = found.final.kind, found.final.message
-        explain(report, Evidence())
-    return report
+    failed = sum(not o.ok for o in found.seen)
+    extra = {
+        "golden cases": f"{len(chosen)} run, {failed} failed, {len(corpus) - len(chosen)} skipped (other loss or "
+        "flags); every file matched its sha256"
+    }
+    return assemble(impl.name, opts, "golden check", found, explained, [], time.perf_counter() - start, extra)

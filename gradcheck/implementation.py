@@ -30,7 +30,7 @@ class Call:
     """One call of the implementation."""
 
     output: Any  # what it returned (None when it failed)
-    failure: str = ""  # "" | "raised" | "modified" | "worker"
+    failure: str = ""  # "" | "raised" | "modified" | "worker" | "hang"
     message: str = ""
     warnings: tuple[tuple[str, str], ...] = ()  # (category, message) of each warning it raised
     traceback: str | None = None
@@ -103,7 +103,7 @@ class WorkerImplementation:
         reply = self.process.ask(lambda pid: format_request(pid, self.contract.name, self.header, arrays))
         seconds = time.perf_counter() - start
         if isinstance(reply, Failure):
-            return Call(None, "worker", reply.message, seconds=seconds)
+            return Call(None, "hang" if reply.what == "hang" else "worker", reply.message, seconds=seconds)
         if reply.error is not None:
             return Call(None, "raised", f"answered error: {reply.error}", seconds=seconds)
         out: dict[str, Any] = {}

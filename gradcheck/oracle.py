@@ -1,17 +1,21 @@
 """The regression oracle: judge someone else's gradient code against gradcheck's reference.
 
-The flow runs one way, each step once:
+`verify` is a pipeline of stages, each returning a frozen record (outcome.py) that the next reads:
 
-    call the implementation (implementation.py)  ->  search (Hypothesis, then a fixed coverage set)
-    ->  judge each call (here: an Outcome that keeps its reference and tolerance)
-    ->  gather evidence on the failure (a second call, narrowed searches, the problem's prefixes)
-    ->  explain (diagnosis.py reads all of it)  ->  render (render.py)
+    preflight  the signature, and the first problem called twice      -> Preflight
+    search     Hypothesis, then a fixed coverage set: every distinct
+               failure, each shrunk to its smallest problem             -> SearchResult
+    gather     on each failure: a second call, the problem's prefixes,
+               the code's own loss against its gradient (Taylor)        -> Evidence
+    diagnose   the mistakes that explain the numbers (diagnosis.py);
+               where candidates tie, problems that tell them apart,
+               and where nothing fits, narrowed searches                -> Diagnosis
+    assemble   coverage and the verdict                                  -> Report
 
-`verify` runs them. Random problems come from Hypothesis across every regime, scaled to the
-precision under test (strategies.py); the first failure is shrunk to the smallest failing
-problem, and the clearest failure seen (the largest error/tol) is kept beside it. A fixed
-coverage set then runs every regime with h0 = 0 and h0 != 0, so a regime-specific bug cannot slip
-through an unlucky draw.
+golden check (golden.py), taylor (taylor.py) and fuzz (fuzz.py) run the same stages on their own
+problems. Random problems come from Hypothesis across every regime, scaled to the precision under
+test (strategies.py); a fixed coverage set then runs every regime with h0 = 0 and h0 != 0, so a
+regime-specific bug cannot slip through an unlucky draw.
 """
 
 from __future__ import annotations
@@ -29,15 +33,33 @@ from hypothesis.errors import Flaky
 from .bptt import bptt
 from .compare import Judgement, compare_array
 from .contract import Case, Contract, read_result, reference, tolerance
-from .diagnosis import explain, summarize, unexplained
+from .coverage import summarize
+from .diagnosis import candidates_to_split, diagnose, needs_probes
 from .implementation import Call, implementation, signature_problem
 from .options import Options
-from .outcome import Evidence, Kind, Outcome, ProbeResult, Repeat, Report, Search
+from .outcome import (
+    Condition,
+    Evidence,
+    Explained,
+    Failure,
+    Found,
+    Kind,
+    LossCheck,
+    Outcome,
+    Preflight,
+    ProbeResult,
+    Repeat,
+    Report,
+    SearchResult,
+)
 from .problem import Problem, as_contract_inputs, loss_weights
 from .regimes import Regime, min_steps, regime_scales
 from .strategies import batches, build_problems
 
-FAILURE_KINDS = {"raised": Kind.RAISED, "modified": Kind.MODIFIED, "worker": Kind.WORKER}
+FAILURE_KINDS = {"raised": Kind.RAISED, "modified": Kind.MODIFIED, "worker": Kind.WORKER, "hang": Kind.HANG}
+# Distinct failures reported, the most severe first: a second and third are searched for with the
+# failures already found counted as known (each search costs up to the options' examples).
+MAX_FAILURES = 3
 
 
 def reference_function(opts: Options) -> Callable[[Problem], dict]:
@@ -83,7 +105,8 @@ def judge_output(case: Case, call: Call, opts: Options, ref_fn: Callable[[Proble
             i = tuple(int(j) for j in np.argwhere(bad)[0]) if a.ndim else ()
             where = f"[{', '.join(map(str, i))}]" if i else ""
             msg = f"{k}{where} is {a[i]} where the reference is {r[i]:.6g}{_explaining_warning(call.warnings)}"
-            return Outcome(case, Kind.NONFINITE, msg, arrays, ref, tol.tol, **common)
+            checks = (compare_array(k, a, ref[k], tol.tol[k]),)
+            return Outcome(case, Kind.NONFINITE, msg, arrays, ref, tol.tol, checks, **common)
     checks = tuple(compare_array(k, a, ref[k], tol.tol[k]) for k, a in arrays.items())
     bad_checks = [c for c in checks if not c.ok]
     if bad_checks:
@@ -135,12 +158,19 @@ def repeat(impl, first: Outcome, opts: Options) -> Repeat | Outcome:
     return Repeat(case, first.result or {}, second, identical, worst, words)
 
 
-# --- the search ------------------------------------------------------------------------------
+def _differ(first: Outcome, r: Repeat) -> Outcome:
+    return replace(first, kind=Kind.CALLS_DIFFER, message=f"two calls on the same problem differ: {r.worst}", checks=())
+
+
+# --- the problems ----------------------------------------------------------------------------
+
+
+def contract_of(opts: Options) -> Contract:
+    return Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias)
 
 
 def cases(opts: Options):
     """The Hypothesis strategy of cases for these options (sizes, regimes, flags, precision)."""
-    contract = Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias)
     drawn = batches(
         max_D=opts.max_size,
         max_H=opts.max_size,
@@ -158,13 +188,13 @@ def cases(opts: Options):
         first_input_zero=opts.first_input_zero,
         layer=opts.layer,
     )
+    contract = contract_of(opts)
     return drawn.map(lambda b: Case(b.problems, contract, opts.batch_loss == "mean", b.spreads, regime=b.regime))
 
 
 def coverage_set(opts: Options) -> list[Case]:
     """One case per regime with h0 = 0 and one with h0 != 0 (unless --zero-h0), fixed seeds."""
     rng = np.random.default_rng(opts.seed)
-    contract = Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias)
     out = []
     for i, regime in enumerate(opts.regimes):
         for zero_h0 in sorted({True, opts.zero_h0}):
@@ -184,13 +214,13 @@ def coverage_set(opts: Options) -> list[Case]:
                 first_input_zero=opts.first_input_zero,
                 layer=opts.layer,
             )
-            out.append(Case(b.problems, contract, opts.batch_loss == "mean", b.spreads, regime=regime))
+            out.append(Case(b.problems, contract_of(opts), opts.batch_loss == "mean", b.spreads, regime=regime))
     return out
 
 
 def search_settings(max_examples: int, database=None, shrink: bool = True) -> settings:
     """Hypothesis settings for judging code: no deadline (implementations may be slow), no health
-    checks (a slow implementation is not a bad test), one bug reported, shrinking optional."""
+    checks (a slow implementation is not a bad test), one bug per search, shrinking optional."""
     return settings(
         max_examples=max_examples,
         database=database,
@@ -201,6 +231,44 @@ def search_settings(max_examples: int, database=None, shrink: bool = True) -> se
         report_multiple_bugs=False,
         phases=tuple(Phase) if shrink else (Phase.explicit, Phase.reuse, Phase.generate),
     )
+
+
+# --- preflight -------------------------------------------------------------------------------
+
+
+def preflight(impl, opts: Options, *, twice: bool = True) -> Preflight:
+    """Can the code be called with the contract's arguments at all; and (twice) the first coverage
+    case called twice, to catch state kept between calls before anything else."""
+    why = signature_problem(impl.fn, impl.contract) if hasattr(impl, "fn") else None
+    if why or not twice:
+        return Preflight(refusal=why or "")
+    first = judge(impl, coverage_set(opts)[0], opts, reference_function(opts))
+    if first.result is None or first.kind not in _COMPARABLE:
+        return Preflight(first=first)
+    r = repeat(impl, first, opts)
+    return Preflight(first=first, repeat=r) if isinstance(r, Repeat) else Preflight(first=first, second=r)
+
+
+_COMPARABLE = (Kind.AGREE, Kind.MISMATCH, Kind.NOT_JUDGED, Kind.NONFINITE)
+
+
+def _preflight_failure(pre: Preflight) -> Failure | None:
+    """The failure the preflight already shows: a hang, a second call that failed, two calls that
+    differ (any other failure of the first call is left to the search, which shrinks it)."""
+    first = pre.first
+    if first is None:
+        return None
+    if first.kind is Kind.HANG:  # no second wait for the timeout
+        return Failure(first, first, first, Found.HANG, first.failing)
+    if pre.second is not None:
+        return Failure(pre.second, pre.second, pre.second, Found.FIRST_TWICE, frozenset())
+    if pre.repeat is not None and pre.repeat.ratio > 1:
+        out = _differ(first, pre.repeat)
+        return Failure(out, out, out, Found.FIRST_TWICE, first.failing)
+    return None
+
+
+# --- the search ------------------------------------------------------------------------------
 
 
 class _Disagrees(Exception):
@@ -218,63 +286,114 @@ class _Abort(BaseException):
         self.outcome = outcome
 
 
-def _hung(outcome: Outcome) -> bool:
-    return outcome.kind is Kind.WORKER and "did not answer" in outcome.message
+def _known(out: Outcome, failures: list[Failure]) -> bool:
+    """A failure already reported: of a kind found, failing only in arrays its smallest problems fail in."""
+    same = [f for f in failures if f.smallest.kind is out.kind]
+    return bool(same) and out.failing <= frozenset().union(*(f.smallest.failing for f in same))
 
 
-def search(
-    impl,
-    opts: Options,
-    *,
-    shrink: bool = True,
-    progress: Callable[[Outcome], None] | None = None,
-    coverage: bool = True,
-) -> Search:
-    """Random cases (the first failure shrunk, if shrink), then the coverage set."""
-    found, ref_fn = Search(), reference_function(opts)
+class _Log:
+    """The search's running record of calls (the stage's own working state)."""
 
-    def run(case: Case) -> Outcome:
-        out = judge(impl, case, opts, ref_fn)
-        found.calls += 1
-        if found.first is None:
-            found.seen.append(out)
-        if progress:
-            progress(out)
-        if not out.ok:
-            found.first = found.first or out
-            if out.kind is Kind.MISMATCH and (found.clearest is None or out.ratio > found.clearest.ratio):
-                found.clearest = out
+    def __init__(self, impl, opts: Options, progress):
+        self.impl, self.opts, self.progress = impl, opts, progress
+        self.ref_fn = reference_function(opts)
+        self.seen: list[Outcome] = []
+        self.calls = 0
+        self.recording = True
+
+    def run(self, case: Case) -> Outcome:
+        out = judge(self.impl, case, self.opts, self.ref_fn)
+        self.calls += 1
+        if self.recording:
+            self.seen.append(out)
+        if self.progress:
+            self.progress(out)
         return out
 
-    @hypothesis_seed(opts.seed)
-    @search_settings(opts.examples, shrink=shrink)
-    @given(cases(opts))
+
+def _search_once(log: _Log, failures: list[Failure], examples: int) -> Failure | None:
+    """One Hypothesis search for a failure not already known; shrunk, with the first and the
+    clearest problem of the same failure met on the way."""
+    met: dict[str, Any] = {"first": None, "clearest": None, "arrays": frozenset()}
+
+    def counts(out: Outcome) -> bool:
+        if out.ok or _known(out, failures):
+            return False
+        first = met["first"]
+        if first is not None and (out.kind is not first.kind or not (out.failing & first.failing or not first.failing)):
+            return False  # another failure: not this one's to shrink
+        met["first"] = first or out
+        if met["clearest"] is None or out.ratio > met["clearest"].ratio:
+            met["clearest"] = out
+        met["arrays"] |= out.failing
+        return True
+
+    @hypothesis_seed(log.opts.seed)
+    @search_settings(examples)
+    @given(cases(log.opts))
     def prop(case: Case) -> None:
-        out = run(case)
-        if _hung(out):
-            raise _Abort(out)
-        if not out.ok:
+        out = log.run(case)
+        if counts(out):
+            log.recording = False  # shrinking: not part of what the search saw
+            if out.kind is Kind.HANG:
+                raise _Abort(out)
             raise _Disagrees(out)
 
     try:
         prop()
     except _Disagrees as e:
-        found.final, found.shrunk = e.outcome, shrink
-        return found
+        return Failure(e.outcome, met["first"], met["clearest"], Found.SHRUNK, met["arrays"])
     except _Abort as e:
-        found.final, found.note = e.outcome, "the search stopped at the first hang (not shrunk)"
-        return found
+        return Failure(e.outcome, e.outcome, e.outcome, Found.HANG, e.outcome.failing)
     except Flaky:
-        found.final = found.first
-        found.note = "the implementation is not deterministic: the same problem failed once and passed once"
-        return found
-    for case in coverage_set(opts) if coverage else []:
-        out = run(case)
-        if not out.ok:
-            found.final = out
-            found.note = "found by the fixed coverage set after the random search (not shrunk)"
-            return found
-    return found
+        f = met["first"]
+        return Failure(f, f, f, Found.FLAKY, f.failing)
+    finally:
+        log.recording = True
+    return None
+
+
+def search(impl, opts: Options, pre: Preflight | None = None, *, progress=None, coverage: bool = True) -> SearchResult:
+    """Random cases until a failure (shrunk), again with each failure found counted as known (up to
+    MAX_FAILURES), then the coverage set; the failures ordered by severity."""
+    log = _Log(impl, opts, progress)
+    failures: list[Failure] = []
+    early = _preflight_failure(pre) if pre is not None else None
+    if early is not None:
+        return SearchResult((pre.first,), (early,), 1)
+    while len(failures) < MAX_FAILURES:
+        f = _search_once(log, failures, opts.examples)
+        if f is None:
+            break
+        failures.append(f)
+        if f.found in (Found.HANG, Found.FLAKY):
+            break
+    for case in coverage_set(opts) if coverage and len(failures) < MAX_FAILURES else []:
+        out = log.run(case)
+        if not out.ok and not _known(out, failures) and not any(f.found is Found.HANG for f in failures):
+            failures.append(Failure(out, out, out, Found.COVERAGE, out.failing))
+            if len(failures) == MAX_FAILURES:
+                break
+    failures.sort(key=lambda f: -f.clearest.severity)
+    return SearchResult(tuple(log.seen), tuple(failures), log.calls)
+
+
+def fixed_search(impl, opts: Options, cases_: list[Case], found_as: Found) -> SearchResult:
+    """Every case judged, in place of a random search (golden vectors): each distinct failure with
+    its smallest case, the first met and the clearest."""
+    log = _Log(impl, opts, None)
+    outs = [log.run(c) for c in cases_]
+    failures: list[Failure] = []
+    for out in sorted((o for o in outs if not o.ok), key=lambda o: sum(o.case.sizes) * o.case.n):
+        if _known(out, failures):
+            continue
+        same = [o for o in outs if (not o.ok and o.kind is out.kind and o.failing & out.failing) or o is out]
+        first = next(o for o in outs if o in same)
+        clearest = max(same, key=lambda o: o.ratio)
+        failures.append(Failure(out, first, clearest, found_as, frozenset().union(*(o.failing for o in same))))
+    failures.sort(key=lambda f: -f.clearest.severity)
+    return SearchResult(tuple(outs), tuple(failures[:MAX_FAILURES]), log.calls)
 
 
 # --- evidence on a failure -------------------------------------------------------------------
@@ -282,6 +401,63 @@ def search(
 # Random problems per narrowed search (and for the baseline it is compared with); diagnosis
 # weighs the counts (diagnosis.PROBE_EVIDENCE).
 PROBE_EXAMPLES = 100
+# Problems the implementation got right that a candidate mistake must also get right.
+PASSING_KEPT = 24
+# Taylor directions on the failing problem's own loss.
+LOSS_DIRECTIONS = 2
+
+
+def prefix_cases(case: Case) -> list[Case]:
+    """The case cut after T' = 1..T steps (sum loss: E over the first T' steps)."""
+    T = case.sizes[3]
+    cut = lambda p, t: p._replace(
+        xs=p.xs[:t], Y=p.Y[:t], weights=loss_weights("sum", t)[:t], dhs=None if p.dhs is None else p.dhs[:t]
+    )
+    return [case.with_problems(tuple(cut(p, t) for p in case.problems)) for t in range(1, T + 1)]
+
+
+def gather(impl, opts: Options, failure: Failure, found: SearchResult) -> Evidence:
+    """A second call on the failing case; for a mismatch, its prefixes, problems that passed, and
+    the code's own loss against its own gradient."""
+    final = failure.smallest
+    if final.kind is Kind.CALLS_DIFFER:  # called twice more: accumulated gradients add up again
+        again = judge(impl, final.case, opts, reference_function(opts))
+        r = repeat(impl, again, opts) if again.result is not None else None
+        return Evidence(repeat=r if isinstance(r, Repeat) else None)
+    if final.kind not in (Kind.MISMATCH, Kind.NONFINITE):
+        return Evidence()
+    r = repeat(impl, final, opts)
+    passing = tuple(o for o in found.seen if o.kind is Kind.AGREE and o.result is not None)[-PASSING_KEPT:]
+    if final.kind is not Kind.MISMATCH:
+        return Evidence(repeat=r if isinstance(r, Repeat) else None, passing=passing)
+    prefixes = ()
+    if opts.loss == "sum" and final.case.sizes[3] > 1:
+        ref_fn = reference_function(opts)
+        prefixes = tuple(judge(impl, c, opts, ref_fn) for c in prefix_cases(final.case))
+    return Evidence(
+        repeat=r if isinstance(r, Repeat) else None,
+        prefixes=prefixes,
+        passing=passing,
+        loss=loss_check(impl, opts, final),
+    )
+
+
+def loss_check(impl, opts: Options, o: Outcome) -> LossCheck | None:
+    """The Taylor test of the code's own loss and gradient on the failing case, when it returns a loss."""
+    if o.result is None or "loss" not in o.result or o.case.contract.layer:
+        return None
+    from .taylor import check_direction, random_direction
+
+    rng = np.random.default_rng(opts.seed)
+    rates = []
+    for _ in range(LOSS_DIRECTIONS):
+        d = check_direction(
+            impl, o.case, (float(o.result["loss"]), o.result), random_direction(o.case, o.result, rng), opts
+        )
+        if isinstance(d, Outcome):
+            return None
+        rates.append(d.rate)
+    return LossCheck(float(o.result["loss"]), float(o.reference["loss"]), tuple(rates))
 
 
 def count_failures(impl, opts: Options, examples: int) -> tuple[int, int]:
@@ -295,7 +471,7 @@ def count_failures(impl, opts: Options, examples: int) -> tuple[int, int]:
         out = judge(impl, case, opts, ref_fn)
         seen[0] += 1
         seen[1] += not out.ok
-        if _hung(out):
+        if out.kind is Kind.HANG:
             raise _Abort(out)
 
     try:
@@ -305,56 +481,55 @@ def count_failures(impl, opts: Options, examples: int) -> tuple[int, int]:
     return seen[0], seen[1]
 
 
-def probe_trials(opts: Options) -> list[tuple[Options, str, str]]:
-    """The narrowed options, what each leaves out, and what the failure would then need."""
+def probe_trials(opts: Options) -> list[tuple[Options, Condition]]:
+    """The narrowed options, each leaving out one condition the failure may need."""
     trials = []
     if not opts.zero_h0:
-        trials.append((replace(opts, zero_h0=True), "h0 = 0", "h0 != 0"))
-    if Regime.LARGE_LOGITS in opts.regimes and len(opts.regimes) > 1:
-        trials.append(
-            (
-                replace(opts, skip_regimes=(*opts.skip_regimes, Regime.LARGE_LOGITS)),
-                "no large logits",
-                "large logits (a common offset past exp()'s overflow)",
-            )
-        )
+        trials.append((replace(opts, zero_h0=True), Condition.H0_NONZERO))
+    for regime, condition in (
+        (Regime.LARGE_LOGITS, Condition.LARGE_LOGITS),
+        (Regime.HUGE_PREACTIVATIONS, Condition.LARGE_PREACTIVATIONS),
+    ):
+        if regime in opts.regimes and len(opts.regimes) > 1:
+            trials.append((replace(opts, skip_regimes=(*opts.skip_regimes, regime)), condition))
     if not opts.first_input_zero:
-        trials.append((replace(opts, first_input_zero=True), "x_t[0] = 0 for every t", "some x_t[0] != 0"))
+        trials.append((replace(opts, first_input_zero=True), Condition.X0_NONZERO))
     return trials
 
 
-def prefix_cases(case: Case) -> list[Case]:
-    """The case cut after T' = 1..T steps (sum loss: E over the first T' steps)."""
-    T = case.sizes[3]
-    cut = lambda p, t: p._replace(
-        xs=p.xs[:t], Y=p.Y[:t], weights=loss_weights("sum", t)[:t], dhs=None if p.dhs is None else p.dhs[:t]
-    )
-    return [case.with_problems(tuple(cut(p, t) for p in case.problems)) for t in range(1, T + 1)]
+def probe(impl, opts: Options, ev: Evidence) -> Evidence:
+    """The evidence with narrowed searches (each leaves out one condition) and the un-narrowed
+    baseline they are weighed against, counted without stopping at failures."""
+    n = min(PROBE_EXAMPLES, opts.examples)
+    run, failed = count_failures(impl, opts, n)
+    probes = tuple(ProbeResult(c, *count_failures(impl, narrowed, n)) for narrowed, c in probe_trials(opts))
+    return replace(ev, baseline=ProbeResult(None, run, failed), probes=probes)
 
 
-def gather_evidence(impl, opts: Options, found: Search) -> Evidence:
-    """A second call on the failing case, and for a mismatch, the failing case's prefixes."""
-    ev = Evidence()
-    final = found.final
-    if final is None or final.kind not in (Kind.MISMATCH, Kind.NONFINITE):
-        return ev
-    r = repeat(impl, final, opts)
-    if isinstance(r, Repeat):
-        ev.repeats.append(r)
-    if final.kind is Kind.MISMATCH and opts.loss == "sum" and final.case.sizes[3] > 1:
-        ref_fn = reference_function(opts)
-        ev.prefixes = [judge(impl, c, opts, ref_fn) for c in prefix_cases(final.case)]
-    return ev
+def trial(impl, opts: Options, ev: Evidence, cases_: list[Case]) -> Evidence:
+    """The evidence with the implementation called on problems that tell candidate mistakes apart."""
+    ref_fn = reference_function(opts)
+    return replace(ev, trials=ev.trials + tuple(judge(impl, c, opts, ref_fn) for c in cases_))
 
 
-def probe(impl, opts: Options, ev: Evidence) -> None:
-    """Narrowed searches (each leaves out one condition) and the un-narrowed baseline they are
-    weighed against, counted without stopping at failures."""
-    n, f = count_failures(impl, opts, min(PROBE_EXAMPLES, opts.examples))
-    ev.baseline = ProbeResult("", "", n, f)
-    for narrowed, without, needs in probe_trials(opts):
-        run, failed = count_failures(impl, narrowed, min(PROBE_EXAMPLES, opts.examples))
-        ev.probes.append(ProbeResult(needs, without, run, failed))
+def _trial_cases(opts: Options):
+    """Fresh cases of the options' kind (the coverage sets of the next seeds), to tell candidates apart."""
+    for i in range(1, 6):
+        yield from coverage_set(replace(opts, seed=opts.seed + i))
+
+
+def explain(impl, opts: Options, failure: Failure, found: SearchResult) -> Explained:
+    """Evidence on one failure and its diagnosis; more evidence where the diagnosis needs it."""
+    ev = gather(impl, opts, failure, found)
+    diag = diagnose(failure, ev, opts)
+    split = candidates_to_split(failure, ev, diag, opts, _trial_cases(opts))
+    if split:
+        ev = trial(impl, opts, ev, split)
+        diag = diagnose(failure, ev, opts)
+    if needs_probes(failure, diag):
+        ev = probe(impl, opts, ev)
+        diag = diagnose(failure, ev, opts)
+    return Explained(failure, ev, diag)
 
 
 # --- verify ----------------------------------------------------------------------------------
@@ -364,73 +539,67 @@ def verify(
     fn: Callable | str | None = None,
     opts: Options | None = None,
     *,
-    exec: str | None = None,
+    worker: str | None = None,
     progress: Callable[[Outcome], None] | None = None,
     **options: Any,
 ) -> Report:
     """Verify a gradient implementation; returns a Report (report.ok, report.format()).
 
     fn follows a contract (contract.py) or is a TARGET string ("package.module:function" or
-    "path/file.py:function"); exec="CMD" runs a worker instead (docs/worker-protocol.md). Options
-    (options.Options): loss, batch, batch_loss, max_batch, layer, no_bias, zero_h0,
+    "path/file.py:function"); worker="CMD" runs a worker instead (docs/worker-protocol.md).
+    Options (options.Options): loss, batch, batch_loss, max_batch, layer, no_bias, zero_h0,
     one_hot_inputs, same_io_dim, dtype, examples, seed, reference, max_size, max_steps,
     skip_regimes, timeout.
 
-    Two problems are called twice (REPEATED): the first, before the search, to catch state kept
-    between calls (gradients accumulated, never reset); and the failing one, to tell a result
-    that changes from call to call from a wrong one.
+    Two problems are called twice: the first, before the search, to catch state kept between
+    calls (gradients accumulated, never reset); and each failing one, to tell a result that
+    changes from call to call from a wrong one.
     """
     opts = replace(opts or Options(), **options)
-    impl = implementation(fn, opts, exec)
+    impl = implementation(fn, opts, worker)
     start = time.perf_counter()
     try:
-        why = signature_problem(impl.fn, impl.contract) if hasattr(impl, "fn") else None
-        if why:
-            return Report(impl.name, opts, ok=False, kind=Kind.SIGNATURE, message=why)
-        found, first_repeat = _first_problem_twice(impl, opts)
-        if found is None:
-            found = search(impl, opts, progress=progress)
-        evidence = gather_evidence(impl, opts, found)
-        if first_repeat is not None:
-            evidence.repeats.insert(0, first_repeat)
-        final_repeat = next(
-            (r for r in evidence.repeats if found.final is not None and r.case is found.final.case), None
-        )
-        if final_repeat is not None and final_repeat.ratio > 1:  # the failure is (also) a result that changes
-            found.final = _differ(found.final, final_repeat)
-        report = Report(impl.name, opts, ok=found.final is None, search=found)
-        summarize(report, evidence)
-        if found.final is not None:
-            report.kind, report.message = found.final.kind, found.final.message
-            explain(report, evidence)
-            if unexplained(report) or found.final.kind is Kind.NONFINITE:  # narrowed searches say what it needs
-                probe(impl, opts, evidence)
-                explain(report, evidence)
+        pre = preflight(impl, opts)
+        if pre.refusal:
+            return Report(impl.name, opts, ok=False, refusal=pre.refusal)
+        found = search(impl, opts, pre, progress=progress)
+        explained = merge(tuple(explain(impl, opts, f, found) for f in found.failures))
     finally:
         impl.close()
-    report.seconds = time.perf_counter() - start
-    return report
+    return assemble(impl.name, opts, "verify", found, explained, [pre.repeat], time.perf_counter() - start)
 
 
-def _first_problem_twice(impl, opts: Options) -> tuple[Search | None, Repeat | None]:
-    """The first coverage case, judged and called again: a finished Search when that already fails
-    (two calls differ, or the second call fails), else None; and the Repeat."""
-    first = judge(impl, coverage_set(opts)[0], opts, reference_function(opts))
-    if _hung(first):  # no second wait for the timeout
-        return Search(seen=[first], first=first, final=first, note="on the first problem (not shrunk)"), None
-    if first.result is None or first.kind not in (Kind.AGREE, Kind.MISMATCH, Kind.NOT_JUDGED, Kind.NONFINITE):
-        return None, None
-    r = repeat(impl, first, opts)
-    if isinstance(r, Outcome):
-        return Search(seen=[first], first=r, final=r, note="on the first problem, called twice (not shrunk)"), None
-    if r.ratio > 1:
-        out = _differ(first, r)
-        return Search(seen=[first], first=out, final=out, note="on the first problem, called twice (not shrunk)"), r
-    return None, r
+def merge(explained: tuple[Explained, ...]) -> tuple[Explained, ...]:
+    """Failures that the same mistake explains are one failure, failing in the union of their arrays."""
+    out: list[Explained] = []
+    for e in explained:
+        same = next((o for o in out if e.diagnosis.explained and _same_causes(o, e)), None)
+        if same is None:
+            out.append(e)
+            continue
+        failure = replace(same.failure, arrays=same.failure.arrays | e.failure.arrays)
+        out[out.index(same)] = replace(same, failure=failure)
+    return tuple(out)
 
 
-def _differ(first: Outcome, r: Repeat) -> Outcome:
-    return replace(first, kind=Kind.CALLS_DIFFER, message=f"two calls on the same problem differ: {r.worst}", checks=())
+def _same_causes(a: Explained, b: Explained) -> bool:
+    return [f.words() for f in a.diagnosis.causes] == [f.words() for f in b.diagnosis.causes]
+
+
+def assemble(
+    name: str,
+    opts: Options,
+    command: str,
+    found: SearchResult,
+    explained: tuple[Explained, ...],
+    repeats: list[Repeat | None],
+    seconds: float,
+    extra: dict | None = None,
+) -> Report:
+    """The Report: the verdict, coverage of what ran, and every failure explained."""
+    failing_repeats = [e.evidence.repeat for e in explained if e.evidence.repeat is not None]
+    cov = summarize(found, [r for r in repeats if r is not None], failing_repeats, opts)
+    return Report(name, opts, not explained, command, "", found, explained, cov, seconds, extra or {})
 
 
 __all__ = ["Options", "cases", "coverage_set", "judge", "search", "verify"]

@@ -1,12 +1,22 @@
-"""What a verification produced, as plain records: one call's Outcome, a search's Search, the Report.
+"""What a verification produced, as frozen records, stage by stage.
 
-The oracle makes them, diagnosis reads them, render prints them; none of them computes anything.
-An Outcome keeps what the implementation returned and what it was compared against (reference and
-tolerance), so that no later step recomputes either.
+    Outcome      one call of the implementation on one case, judged (oracle.judge)
+    Preflight    the signature, and the first problem called twice (oracle.preflight)
+    Failure      one distinct failure: its smallest problem, the first and the clearest met
+    SearchResult every problem seen and the distinct failures (oracle.search)
+    Evidence     what the oracle ran on a failure after the search (oracle.gather)
+    Finding      one statement of the diagnosis: a mistake named, where it lies, what it needs
+    Diagnosis    the findings on one failure (mistakes.py, localisation.py)
+    Report       the whole verdict
+
+Each stage reads the records of the stages before it and returns a new one; none is patched
+later. An Outcome keeps what the implementation returned and what it was compared against
+(reference and tolerance), so no later stage recomputes either.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -33,13 +43,14 @@ class Kind(Enum):
     CALLS_DIFFER = "calls differ"  # two calls on the same problem differ beyond round-off
     SIGNATURE = "signature"  # cannot be called with the contract's arguments
     WORKER = "worker"  # a worker hung, crashed, exited or wrote malformed output
+    HANG = "hang"  # a worker did not answer within the timeout
 
     @property
     def ok(self) -> bool:
         return self in (Kind.AGREE, Kind.NOT_JUDGED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: it holds arrays
 class Outcome:
     """One call of the implementation on one case, judged."""
 
@@ -64,18 +75,16 @@ class Outcome:
         """The worst error/tol over the compared arrays (0 when nothing was compared)."""
         return max((c.ratio for c in self.checks), default=0.0)
 
+    @property
+    def failing(self) -> frozenset[str]:
+        """The arrays over their tolerance."""
+        return frozenset(c.name for c in self.checks if not c.ok)
 
-@dataclass
-class Search:
-    """What a run saw: every problem's outcome in order, and the failures that matter."""
-
-    seen: list[Outcome] = field(default_factory=list)  # up to the first failure (not the shrinking)
-    first: Outcome | None = None  # the first failure met
-    final: Outcome | None = None  # the smallest failure (after shrinking)
-    clearest: Outcome | None = None  # the failure with the largest error/tol seen
-    shrunk: bool = False
-    note: str = ""
-    calls: int = 0  # every call, shrinking included
+    @property
+    def severity(self) -> float:
+        """How bad the failure is, for ordering: error/tol of a mismatch, infinite for a call that
+        failed outright or returned non-finite values."""
+        return self.ratio if self.kind in (Kind.MISMATCH, Kind.CALLS_DIFFER) else np.inf
 
 
 @dataclass(frozen=True)
@@ -91,53 +100,256 @@ class Repeat:
 
 
 @dataclass(frozen=True)
-class ProbeResult:
-    """A narrowed search: `without` a condition, how many problems ran and failed."""
+class Preflight:
+    """Before the search: why the code cannot be called at all, or the first problem called twice."""
 
-    condition: str  # what the failure would need ("h0 != 0")
-    without: str  # how the narrowed search avoids it ("h0 = 0")
+    refusal: str = ""  # a signature that cannot take the contract's arguments ("" when it can)
+    first: Outcome | None = None
+    repeat: Repeat | None = None  # the second call, compared with the first
+    second: Outcome | None = None  # the second call, when it failed outright
+
+
+class Found(Enum):
+    """How a failure was found, and whether it was shrunk."""
+
+    SHRUNK = "shrunk by the random search"
+    FIRST_TWICE = "on the first problem, called twice (not shrunk)"
+    HANG = "the search stopped at the first hang (not shrunk)"
+    COVERAGE = "found by the fixed coverage set after the random search (not shrunk)"
+    FLAKY = "the implementation is not deterministic: the same problem failed once and passed once"
+    GOLDEN = "the smallest failing golden case"
+    CAMPAIGN = "shrunk by the campaign"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One distinct failure (a kind of failure and the arrays it fails in)."""
+
+    smallest: Outcome  # the one shown: after shrinking, where it was shrunk
+    first: Outcome  # the first met
+    clearest: Outcome  # the largest error/tol met
+    found: Found
+    arrays: frozenset[str] = frozenset()  # every array it failed in, on any problem
+
+    @property
+    def shrunk(self) -> bool:
+        return self.found in (Found.SHRUNK, Found.CAMPAIGN)
+
+    @property
+    def kept(self) -> tuple[Outcome, ...]:
+        """The failing problems a diagnosis must explain: the first met and the smallest."""
+        return tuple(dict.fromkeys(o for o in (self.first, self.smallest) if o.kind is self.smallest.kind))
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    seen: tuple[Outcome, ...] = ()  # every problem judged, in order (shrinking excepted)
+    failures: tuple[Failure, ...] = ()  # distinct failures, the most severe first
+    calls: int = 0  # every call, shrinking included
+
+
+class Condition(Enum):
+    """A condition a failure may need, and how a narrowed search avoids it."""
+
+    H0_NONZERO = ("h0 != 0", "h0 = 0")
+    LARGE_LOGITS = ("large logits (a common offset past exp()'s overflow)", "no large logits")
+    X0_NONZERO = ("some x_t[0] != 0", "x_t[0] = 0 for every t")
+    LARGE_PREACTIVATIONS = ("pre-activations past exp()'s overflow", "no pre-activations past exp()'s overflow")
+
+    @property
+    def needs(self) -> str:
+        return self.value[0]
+
+    @property
+    def without(self) -> str:
+        return self.value[1]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """A narrowed search without a condition (None: the baseline), how many problems ran and failed."""
+
+    condition: Condition | None
     run: int
     failed: int
 
 
-@dataclass
+@dataclass(frozen=True)
+class LossCheck:
+    """The code's own loss against its own gradient on the failing problem (the Taylor test), and the
+    returned loss against the model's."""
+
+    returned: float
+    model: float
+    rates: tuple[float, ...]  # the Taylor remainder's rate per direction (2: consistent, 1: not)
+
+    @property
+    def consistent(self) -> bool | None:
+        from .taylor import CONSISTENT, INCONSISTENT
+
+        if not self.rates or any(np.isnan(r) for r in self.rates):
+            return None
+        if all(r >= CONSISTENT for r in self.rates):
+            return True
+        return False if any(r <= INCONSISTENT for r in self.rates) else None
+
+
+@dataclass(frozen=True)
 class Evidence:
-    """What the oracle ran after the search, for diagnosis to read."""
+    """What the oracle ran on one failure after the search, for the diagnosis to read."""
 
-    repeats: list[Repeat] = field(default_factory=list)
-    baseline: ProbeResult | None = None  # the un-narrowed search, counted the same way
-    probes: list[ProbeResult] = field(default_factory=list)
-    prefixes: list[Outcome] = field(default_factory=list)  # the final case cut to T' = 1..T steps
+    repeat: Repeat | None = None  # the failing problem called again
+    prefixes: tuple[Outcome, ...] = ()  # the failing problem cut to T' = 1..T steps
+    baseline: ProbeResult | None = None  # the un-narrowed search, counted like the probes
+    probes: tuple[ProbeResult, ...] = ()
+    trials: tuple[Outcome, ...] = ()  # problems called to tell candidate mistakes apart
+    loss: LossCheck | None = None
+    passing: tuple[Outcome, ...] = ()  # problems the implementation got right (candidates must too)
 
 
-@dataclass
+class Mistake(Enum):
+    """What a finding names."""
+
+    DERIVATION = "a site of the derivation written wrong"  # a mutant of derivation.py
+    FORWARD = "the forward pass"  # the loss is not the model's (and which mutant it is)
+    LOSS = "the loss returned"  # a known transform of the model's loss, reconciled with the gradients
+    OTHER_LOSS = "the gradients of another reduction over steps"
+    TRUNCATED = "truncated BPTT"
+    SCALED_ALL = "every gradient scaled"
+    SCALED_ONE = "one gradient scaled"
+    CLIPPED_VALUE = "clipped by value"
+    CLIPPED_NORM = "clipped by a joint norm"
+    CLIPPED_EACH = "clipped by each gradient's own norm"
+    LOWER_PRECISION = "lower precision"
+    BATCH_ONE_SEQUENCE = "one sequence"
+    BATCH_SCALE = "batch scale"
+    BATCH_MIXED = "sequences mixed"
+    H0_SUMMED = "h0 summed"
+    NAIVE_SOFTMAX = "naive softmax"
+    TANH_OVERFLOW = "tanh from exp overflows"
+    ACCUMULATES = "accumulates"
+    NONDETERMINISTIC = "results change between calls"
+    NOT_GRADIENTS = "only outputs that are not gradients fail"
+    # Notes: where the failure lies, what it needs
+    PATTERN = "failing entries in one row or column"
+    PER_STEP = "per-step localisation"
+    NEEDS = "what the failure needs"
+    UNEXPLAINED = "no known mistake matches exactly"
+
+
+class Role(Enum):
+    CAUSE = "cause"  # a mistake named: the numbers match it
+    EQUAL = "equal"  # one of several mistakes that fit equally
+    NOTE = "note"  # where it lies, what it needs, what was ruled out
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One statement about a failure: the mistake, the equation the code computes, the arrays."""
+
+    mistake: Mistake
+    text: str
+    arrays: frozenset[str] = frozenset()
+    role: Role = Role.CAUSE
+    equation: str = ""  # as the code computes it, for a mistake in the derivation
+    mutations: tuple = ()  # derivation.Mutation sites (a pair when no single one fits)
+    alternatives: tuple[str, ...] = ()  # equivalent readings of the same numbers, in words
+    readings: tuple[tuple, ...] = ()  # every equivalent reading's mutations (the first is `mutations`)
+    values: Mapping[str, Any] = field(default_factory=dict)  # numbers found: c, k, threshold, factor
+
+    def has(self, kind, where: str) -> bool:
+        """Does any reading of this finding change the site `where` in the way `kind`?"""
+        return any(m.kind is kind and m.where == where for r in (self.mutations, *self.readings) for m in r)
+
+    def words(self) -> str:
+        head = f"{self.equation}: {self.text}" if self.equation else self.text
+        if self.alternatives:
+            head += " (equivalently: " + "; ".join(self.alternatives) + ")"
+        return head
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def causes(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.role is not Role.NOTE)
+
+    @property
+    def notes(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.role is Role.NOTE)
+
+    @property
+    def explained(self) -> bool:
+        return any(f.mistake is not Mistake.UNEXPLAINED for f in self.causes)
+
+
+@dataclass(frozen=True)
+class Explained:
+    """One failure with what was found out about it."""
+
+    failure: Failure
+    evidence: Evidence
+    diagnosis: Diagnosis
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the problems run exercised, the worst error/tol per array, and repeated calls."""
+
+    counts: dict[str, Any] = field(default_factory=dict)
+    not_judged: dict[str, int] = field(default_factory=dict)  # reason -> count
+    worst: dict[str, float] = field(default_factory=dict)  # per array: the worst error/tol seen
+    repeats: str = ""  # what the repeated calls showed, in words
+
+
+@dataclass(frozen=True)
 class Report:
     """The whole verdict on an implementation."""
 
     target: str
     options: Options
     ok: bool
-    kind: Kind = Kind.AGREE
-    message: str = ""
-    command: str = "verify"  # verify | golden check | taylor
-    search: Search | None = None
-    coverage: dict[str, Any] = field(default_factory=dict)
-    not_judged: dict[str, int] = field(default_factory=dict)  # reason -> count
-    diagnosis: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    worst: dict[str, float] = field(default_factory=dict)  # per array: the worst error/tol seen
-    repeats: str = ""  # what the repeated calls showed, in words
+    command: str = "verify"  # verify | golden check | taylor | fuzz
+    refusal: str = ""  # why it could not be called at all (a wrong signature)
+    search: SearchResult | None = None
+    failures: tuple[Explained, ...] = ()
+    coverage: Coverage = field(default_factory=Coverage)
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # command-specific facts (golden counts)
 
     @property
+    def kind(self) -> Kind:
+        if self.refusal:
+            return Kind.SIGNATURE
+        return self.failures[0].failure.smallest.kind if self.failures else Kind.AGREE
+
+    @property
+    def message(self) -> str:
+        if self.refusal:
+            return self.refusal
+        return self.failures[0].failure.smallest.message if self.failures else ""
+
+    @property
     def failure(self) -> Outcome | None:
-        return self.search.final if self.search else None
+        """The first failure's smallest problem."""
+        return self.failures[0].failure.smallest if self.failures else None
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Every finding, failure by failure."""
+        return tuple(f for e in self.failures for f in e.diagnosis.findings)
+
+    @property
+    def failing_arrays(self) -> frozenset[str]:
+        """Every array that failed on any problem, in any failure."""
+        return frozenset().union(*(e.failure.arrays for e in self.failures)) if self.failures else frozenset()
 
     def format(self, debug: bool = False) -> str:
-        from .render import format_report
+        from .render import report_text
 
-        return format_report(self, debug)
+        return report_text(self, debug)
 
     def to_json(self) -> dict:
         from .render import report_json

@@ -3,7 +3,7 @@
     def test_my_rnn(rnn_oracle):
         rnn_oracle.verify(my_grads, loss="mean")
 
-verify takes what gradcheck.verify takes: a function or TARGET, or exec="CMD" for a worker, and
+verify takes what gradcheck.verify takes: a function or TARGET, or worker="CMD" for a worker, and
 the options (loss, batch, batch_loss, max_batch, layer, no_bias, zero_h0, one_hot_inputs,
 same_io_dim, dtype, examples, seed, reference, max_size, max_steps, skip_regimes, timeout). On
 disagreement the test fails with the same report `python -m gradcheck verify` prints; on

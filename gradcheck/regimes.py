@@ -8,6 +8,7 @@ Regimes (h_t = tanh(p_t), logits q_t):
 - exploding:      W gain 2..4 / sqrt(H), small inputs           back-propagated terms grow
 - vanishing:      W gain 0.05..0.3 / sqrt(H)                   terms die within a few steps
 - large_gradient: T >= 10, V ~ 3: sum-loss gradients above 5   clipping code kicks in
+- huge_preactivations: |p| past exp()'s overflow               tanh written with exp() overflows
 
 `strategies.py` draws the scales with Hypothesis; the coverage set and golden vectors draw them
 with numpy (`regime_scales`). Both take the same `scales_for`, so a regime means one thing everywhere.
@@ -34,6 +35,7 @@ class Regime(StrEnum):
     EXPLODING = "exploding"
     VANISHING = "vanishing"
     LARGE_GRADIENT = "large_gradient"
+    HUGE_PREACTIVATIONS = "huge_preactivations"
 
 
 REGIMES: tuple[Regime, ...] = tuple(Regime)
@@ -86,6 +88,11 @@ def scales_for(uniform, regime: Regime, pr: Precision | None) -> Scales:
         return Scales(f(0.05, 0.5), f(2.0, 4.0), f(0.5, 2.0), f(0.0, 0.1), 1.0, 0.0)
     if regime is Regime.VANISHING:
         return Scales(f(0.5, 2.0), f(0.05, 0.3), f(0.5, 2.0), f(0.0, 1.0), 1.0, 0.0)
+    if regime is Regime.HUGE_PREACTIVATIONS:
+        # |p| ~ u: some pre-activations pass exp()'s overflow (log max: 709.8, 88.7, 11.1), where
+        # tanh written as (e^p - e^-p) / (e^p + e^-p) gives inf / inf = NaN; tanh itself is +-1.
+        over = pr.exp_overflow if pr else FLOAT64.exp_overflow
+        return Scales(over * f(0.6, 1.5), f(0.5, 1.5), f(0.5, 3.0), 0.0, 1.0, 0.0)
     if regime is Regime.LARGE_GRADIENT:
         return Scales(f(0.5, 2.0), f(0.8, 1.5), f(2.0, 6.0), f(0.0, 1.0), 1.0, 0.0)
     return Scales(f(0.5, 2.0), f(0.5, 1.5), f(0.5, 3.0), f(0.0, 1.0), f(0.5, 2.0), 0.0)

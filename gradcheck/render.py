@@ -7,7 +7,13 @@ from typing import Any
 import numpy as np
 
 from .contract import Case
-from .outcome import Kind, Outcome, Report
+from .outcome import Explained, Finding, Kind, Outcome, Report, Role
+
+ORDER = ("U", "W", "V", "b_h", "b_y", "h0", "xs", "hs", "loss")  # arrays in the order reports list them
+
+
+def ordered(names) -> list[str]:
+    return sorted(names, key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k))
 
 
 def case_sizes(case: Case) -> str:
@@ -28,62 +34,92 @@ def case_arguments(case: Case) -> dict[str, np.ndarray]:
     return {**params, **dict(zip(names, rest, strict=True))}
 
 
-def case_arrays(case: Case) -> list[str]:
+def case_arrays(case: Case, indent: str = "    ") -> list[str]:
     """The case's arguments as numpy literals one can paste."""
     lines = []
     for k, a in case_arguments(case).items():
         text = np.array2string(np.asarray(a), precision=17, max_line_width=110, separator=", ", threshold=10_000)
-        lines.append(f"    {k} = np.array({text})".replace("\n", "\n" + " " * 4))
+        lines.append(f"{indent}{k} = np.array({text})".replace("\n", "\n" + indent))
     return lines
 
 
-def format_report(r: Report, debug: bool = False) -> str:
+def failure_line(r: Report) -> str:
+    """What failed, over every failure and every problem: each array that failed anywhere."""
+    kinds = {e.failure.smallest.kind for e in r.failures}
+    if kinds == {Kind.MISMATCH}:
+        return f"gradients differ in {', '.join(ordered(r.failing_arrays))}"
+    return "; ".join(dict.fromkeys(_headline(e) for e in r.failures))
+
+
+def _headline(e: Explained) -> str:
+    o = e.failure.smallest
+    if o.kind is Kind.MISMATCH:
+        return f"gradients differ in {', '.join(ordered(e.failure.arrays or o.failing))}"
+    return o.message
+
+
+def report_text(r: Report, debug: bool = False) -> str:
     lines = [
         f"gradcheck {r.command} {r.target}: {'AGREES' if r.ok else 'DISAGREES'}",
         f"  options: {r.options.describe()}",
     ]
-    if r.kind is Kind.SIGNATURE:
-        return "\n".join([*lines, f"  {r.message}"])
+    if r.refusal:
+        return "\n".join([*lines, f"  {r.refusal}"])
     lines += _coverage_lines(r)
     if r.ok:
-        worst = ", ".join(f"{k} {v:.2g}" for k, v in r.worst.items())
+        worst = ", ".join(f"{k} {v:.2g}" for k, v in r.coverage.worst.items())
         if worst:
             lines.append(f"  worst error in units of the tolerance (<= 1 agrees): {worst}")
-        lines += [f"  note: {n}" for n in r.notes]
         return "\n".join(lines)
-    f = r.failure
-    assert f is not None
-    lines.append(f"  FAILURE: {f.message}")
-    lines += _worst_entries(f)
-    lines += [f"  diagnosis: {d}" for d in r.diagnosis]
-    lines += [f"  note: {n}" for n in r.notes]
-    if r.search.note:
-        lines.append(f"  note: {r.search.note}")
-    clearest = r.search.clearest
-    if clearest is not None and f.kind is Kind.MISMATCH and clearest.ratio > f.ratio:
-        c = max(clearest.checks, key=lambda c: c.ratio)
-        idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
-        lines.append(
-            f"  clearest failure seen: {case_sizes(clearest.case)}: {c.name}{idx} {c.actual:.6g} vs "
-            f"{c.reference:.6g}, |error| {c.abs_error:.3g}, tol {c.tol:.3g} (error/tol {c.ratio:.3g})"
-        )
-    shrunk = r.search.shrunk and "not shrunk" not in r.search.note
-    lines.append(f"  {'smallest failing problem' if shrunk else 'failing problem'}: {case_sizes(f.case)}")
-    lines += case_arrays(f.case)
-    if debug and f.traceback:
-        lines += ["  traceback:", *("    " + t for t in f.traceback.rstrip().splitlines())]
-    elif f.traceback:
-        lines.append("  (--debug shows the traceback)")
+    lines.append(f"  FAILURE: {failure_line(r)}")
+    many = len(r.failures) > 1
+    for i, e in enumerate(r.failures, 1):
+        if many:
+            lines.append(f"  failure {i} of {len(r.failures)}: {_headline(e)}")
+        lines += _failure_lines(e, debug, "    " if many else "  ")
     return "\n".join(lines)
 
 
+def _failure_lines(e: Explained, debug: bool, pad: str) -> list[str]:
+    f = e.failure
+    o = f.smallest
+    lines = _worst_entries(o, pad)
+    lines += [f"{pad}{_label(x, e)}: {x.words()}" for x in e.diagnosis.findings]
+    if f.found.name not in ("SHRUNK",):
+        lines.append(f"{pad}note: {f.found.value}")
+    c = f.clearest
+    if c is not None and c.kind is Kind.MISMATCH and c.ratio > o.ratio and c.checks:
+        w = max(c.checks, key=lambda x: x.ratio)
+        idx = f"[{', '.join(map(str, w.index))}]" if w.index else ""
+        lines.append(
+            f"{pad}clearest failure seen: {case_sizes(c.case)}: {w.name}{idx} {w.actual:.6g} vs {w.reference:.6g}, "
+            f"|error| {w.abs_error:.3g}, tol {w.tol:.3g} (error/tol {w.ratio:.3g})"
+        )
+    lines.append(f"{pad}{'smallest failing problem' if f.shrunk else 'failing problem'}: {case_sizes(o.case)}")
+    lines += case_arrays(o.case, pad + "  ")
+    if debug and o.traceback:
+        lines += [f"{pad}traceback:", *(pad + "  " + t for t in o.traceback.rstrip().splitlines())]
+    elif o.traceback:
+        lines.append(f"{pad}(--debug shows the traceback)")
+    return lines
+
+
+def _label(f: Finding, e: Explained) -> str:
+    if f.role is Role.NOTE:
+        return "note"
+    if f.role is Role.EQUAL:
+        tied = sum(x.role is Role.EQUAL for x in e.diagnosis.findings)
+        return f"diagnosis (one of {tied} that fit equally)"
+    return "diagnosis"
+
+
 def _coverage_lines(r: Report) -> list[str]:
-    lines, cov = [], r.coverage
+    lines, cov = [], r.coverage.counts
     if cov:
         s = cov["sizes"]
-        what = (
-            f"exercised {cov['problems']} problems" if r.ok else f"failed after {cov['problems']} problems; those run"
-        )
+        n_problems = cov["problems"]
+        noun = "problem" if n_problems == 1 else "problems"
+        what = f"exercised {n_problems} {noun}" if r.ok else f"failed after {n_problems} {noun}; those run"
         n = f", N {s['N'][0]}..{s['N'][1]}" if r.options.batch else ""
         k = "" if r.options.layer else f"K {s['K'][0]}..{s['K'][1]}, "
         lines.append(
@@ -96,34 +132,83 @@ def _coverage_lines(r: Report) -> list[str]:
         lines.append("    " + "; ".join(counts))
         logit = f"max |logit| {cov['max |logit|']:.4g}; " if "max |logit|" in cov else ""
         lines.append(f"    {logit}max |gradient entry| {cov['max |gradient entry|']:.4g}")
-    if any(r.not_judged.values()):
-        total = sum(r.not_judged.values())
-        why = "; ".join(f"{k}: {v}" for k, v in r.not_judged.items() if v)
+    if any(r.coverage.not_judged.values()):
+        total = sum(r.coverage.not_judged.values())
+        why = "; ".join(f"{k}: {v}" for k, v in r.coverage.not_judged.items() if v)
         lines.append(f"  not judged: {total} ({why} in {r.options.dtype})")
     if r.options.skip_regimes:
         lines.append(f"  skipped regimes (not drawn): {', '.join(map(str, r.options.skip_regimes))}")
-    if r.repeats:
-        lines.append(f"  repeated calls: {r.repeats}")
+    if r.coverage.repeats:
+        lines.append(f"  repeated calls: {r.coverage.repeats}")
     for k, v in r.extra.items():
         lines.append(f"  {k}: {v}")
     return lines
 
 
-def _worst_entries(f: Outcome) -> list[str]:
-    bad = [c for c in f.checks if not c.ok]
+def _worst_entries(o: Outcome, pad: str) -> list[str]:
+    bad = [c for c in o.checks if not c.ok]
     if not bad:
         return []
-    lines = ["  worst entries (implementation vs reference):"]
+    lines = [f"{pad}worst entries (implementation vs reference):"]
     for c in bad:
         idx = f"[{', '.join(map(str, c.index))}]" if c.index else ""
         lines.append(
-            f"    {c.name}{idx}: {c.actual:.10g} vs {c.reference:.10g}, |error| {c.abs_error:.3g}, "
+            f"{pad}  {c.name}{idx}: {c.actual:.10g} vs {c.reference:.10g}, |error| {c.abs_error:.3g}, "
             f"tol {c.tol:.3g}  ({c.failing} of {c.entries} entries over)"
         )
     return lines
 
 
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "mistake": f.mistake.name,
+        "role": f.role.name,
+        "text": f.text,
+        "equation": f.equation,
+        "arrays": ordered(f.arrays),
+        "mutations": [
+            {"kind": m.kind.name, "where": m.where, "path": list(m.path), "change": m.change, "forward": m.forward}
+            for m in f.mutations
+        ],
+        "alternatives": list(f.alternatives),
+        "values": {k: (list(v) if isinstance(v, tuple) else v) for k, v in f.values.items() if not hasattr(v, "name")}
+        | {k: v.name for k, v in f.values.items() if hasattr(v, "name")},
+        "words": f.words(),
+    }
+
+
+def _problem_json(case: Case) -> dict[str, Any]:
+    params, *rest = case.arguments()
+    names = ("xs", "h0", "dhs") if case.contract.layer else ("xs", "ys", "h0")
+    return {
+        "contract": case.contract.name,
+        "params": {k: v.tolist() for k, v in params.items()},
+        **{k: np.asarray(v).tolist() for k, v in zip(names, rest, strict=True)},
+        "loss": case.problems[0].loss,
+    }
+
+
+def _failure_json(e: Explained) -> dict[str, Any]:
+    f, o = e.failure, e.failure.smallest
+    data = {
+        "kind": o.kind.value,
+        "message": o.message,
+        "arrays": ordered(f.arrays),
+        "found": f.found.name,
+        "sizes": case_sizes(o.case),
+        "problem": _problem_json(o.case),
+        "checks": [c.__dict__ for c in o.checks],
+        "findings": [finding_json(x) for x in e.diagnosis.findings],
+        "traceback": o.traceback,
+    }
+    c = f.clearest
+    if c is not None and c.ratio > o.ratio:
+        data["clearest"] = {"sizes": case_sizes(c.case), "ratio": c.ratio, "checks": [x.__dict__ for x in c.checks]}
+    return data
+
+
 def report_json(r: Report) -> dict[str, Any]:
+    first = r.failures[0].diagnosis if r.failures else None
     data: dict[str, Any] = {
         "command": r.command,
         "target": r.target,
@@ -135,35 +220,19 @@ def report_json(r: Report) -> dict[str, Any]:
         },
         "kind": r.kind.value,
         "message": r.message,
-        "problems_run": r.coverage.get("problems", 0),
-        "coverage": r.coverage,
-        "not_judged": r.not_judged,
+        "failing_arrays": ordered(r.failing_arrays),
+        "problems_run": r.coverage.counts.get("problems", 0),
+        "coverage": r.coverage.counts,
+        "not_judged": r.coverage.not_judged,
         "skipped_regimes": [str(x) for x in r.options.skip_regimes],
-        "repeated_calls": r.repeats,
-        "worst": r.worst,
-        "diagnosis": r.diagnosis,
-        "notes": r.notes + ([r.search.note] if r.search and r.search.note else []),
+        "repeated_calls": r.coverage.repeats,
+        "worst": r.coverage.worst,
+        "diagnosis": [x.words() for x in first.causes] if first else [],
+        "notes": [x.words() for x in first.notes] if first else [],
+        "failures": [_failure_json(e) for e in r.failures],
         "seconds": r.seconds,
         **({"extra": r.extra} if r.extra else {}),
     }
-    f = r.failure
-    if f is not None:
-        params, *rest = f.case.arguments()
-        names = ("xs", "h0", "dhs") if f.case.contract.layer else ("xs", "ys", "h0")
-        data["failure"] = {
-            "kind": f.kind.value,
-            "message": f.message,
-            "sizes": case_sizes(f.case),
-            "problem": {
-                "contract": f.case.contract.name,
-                "params": {k: v.tolist() for k, v in params.items()},
-                **{k: np.asarray(v).tolist() for k, v in zip(names, rest, strict=True)},
-                "loss": f.case.problems[0].loss,
-            },
-            "checks": [c.__dict__ for c in f.checks],
-            "traceback": f.traceback,
-        }
-        c = r.search.clearest
-        if c is not None and c.ratio > f.ratio:
-            data["clearest"] = {"sizes": case_sizes(c.case), "ratio": c.ratio, "checks": [x.__dict__ for x in c.checks]}
+    if r.failures:  # the first failure's problem and checks, where a single-failure reader looks
+        data["failure"] = data["failures"][0]
     return data

@@ -26,9 +26,9 @@ import numpy as np
 
 from .contract import Case, read_result
 from .errors import GradcheckError
-from .implementation import implementation, signature_problem
+from .implementation import implementation
 from .options import Options
-from .oracle import coverage_set
+from .oracle import coverage_set, preflight
 from .outcome import Kind, Outcome
 from .regimes import Regime
 from .render import case_sizes
@@ -61,10 +61,13 @@ class TaylorReport:
     ok: bool
     directions: list[Direction] = field(default_factory=list)
     failure: Outcome | None = None  # the implementation failed outright
+    refusal: str = ""  # it cannot be called with the contract's arguments (a wrong signature)
 
     def format(self, debug: bool = False) -> str:
         word = "CONSISTENT" if self.ok else "INCONSISTENT"
         lines = [f"gradcheck taylor {self.target}: {word}", f"  options: {self.options.describe()}"]
+        if self.refusal:
+            return "\n".join([*lines, f"  {self.refusal}"])
         if self.failure is not None:
             return "\n".join(
                 [*lines, f"  FAILURE: {self.failure.message}", f"  on the problem {case_sizes(self.failure.case)}"]
@@ -93,7 +96,7 @@ class TaylorReport:
             "command": "taylor",
             "target": self.target,
             "consistent": self.ok,
-            "failure": None if self.failure is None else self.failure.message,
+            "failure": self.refusal or (None if self.failure is None else self.failure.message),
             "directions": [
                 {
                     "sizes": case_sizes(d.case),
@@ -119,15 +122,15 @@ def _table(d: Direction) -> list[str]:
 
 
 def taylor(
-    target=None, opts: Options | None = None, *, exec: str | None = None, directions: int = 3, **options: Any
+    target=None, opts: Options | None = None, *, worker: str | None = None, directions: int = 3, **options: Any
 ) -> TaylorReport:
     """The Taylor remainder test of an implementation (a function, TARGET or worker command)."""
     opts = replace(opts or Options(), **options)
-    impl = implementation(target, opts, exec)
+    impl = implementation(target, opts, worker)
     try:
-        why = signature_problem(impl.fn, impl.contract) if hasattr(impl, "fn") else None
-        if why:
-            raise GradcheckError(f"taylor: {why}")
+        pre = preflight(impl, opts, twice=False)
+        if pre.refusal:
+            return TaylorReport(impl.name, opts, ok=False, refusal=pre.refusal)
         report = TaylorReport(impl.name, opts, ok=True)
         by_regime: dict[str, Case] = {}
         for c in coverage_set(opts):  # one per regime, h0 != 0 where the options allow it
@@ -140,7 +143,7 @@ def taylor(
             if isinstance(base, Outcome):
                 return TaylorReport(impl.name, opts, ok=False, failure=base)
             for _ in range(directions):
-                d = _direction(impl, case, base, _random_direction(case, base[1], rng), opts)
+                d = check_direction(impl, case, base, random_direction(case, base[1], rng), opts)
                 if isinstance(d, Outcome):
                     return TaylorReport(impl.name, opts, ok=False, failure=d)
                 report.directions.append(d)
@@ -177,7 +180,7 @@ def _evaluate(impl, case: Case) -> tuple[float, dict] | Outcome:
     return loss, arrays
 
 
-def _random_direction(case: Case, grads: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def random_direction(case: Case, grads: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """A random unit direction over the parameters the implementation returns, and h0 if it returns it."""
     keys = [k for k in (*case.contract.parameters, "h0") if k in grads]
     v = {k: rng.standard_normal(np.shape(grads[k])) for k in keys}
@@ -195,7 +198,7 @@ def _moved(case: Case, v: dict, eps: float) -> Case:
     return case.with_problems(tuple(problems))
 
 
-def _direction(impl, case: Case, base: tuple[float, dict], v: dict, opts: Options) -> Direction | Outcome:
+def check_direction(impl, case: Case, base: tuple[float, dict], v: dict, opts: Options) -> Direction | Outcome:
     from .contract import tolerance
 
     E0, grads = base

@@ -66,7 +66,7 @@ def test_plot_without_matplotlib_is_a_usage_error(monkeypatch, tmp_path, capsys)
 
 def test_bench_verdicts_on_a_correct_gradient_are_right():
     """The benchmark's own rows judge the exact gradient correct (its times are not asserted)."""
-    from gradcheck.bench import harness_rows
+    from benchmarks.bench import harness_rows
     from gradcheck.bptt import bptt
     from gradcheck.regimes import Scales
     from gradcheck.strategies import build_problem

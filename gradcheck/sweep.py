@@ -97,7 +97,7 @@ def check_problem(problem: Problem) -> dict[str, list[ParamCheck]]:
     }
 
 
-def run_report() -> tuple[list[Row], list[tuple[str, Problem]], float]:
+def run_sweep() -> tuple[list[Row], list[tuple[str, Problem]], float]:
     """Every comparison on every sweep problem; the worst row per (parameter, comparison)."""
     start = time.perf_counter()
     problems = sweep_problems()
@@ -118,7 +118,7 @@ def run_report() -> tuple[list[Row], list[tuple[str, Problem]], float]:
     return list(worst.values()), problems, time.perf_counter() - start
 
 
-def format_report(rows: list[Row], problems: list[tuple[str, Problem]], seconds: float) -> str:
+def format_sweep(rows: list[Row], problems: list[tuple[str, Problem]], seconds: float) -> str:
     lines = [f"gradcheck report: {len(problems)} problems, {len(COMPARISONS)} comparisons, {seconds:.1f} s", ""]
     lines.append(f"  {'problem':34} {'D':>3} {'H':>3} {'K':>3} {'T':>3}  loss")
     for name, p in problems:

@@ -1,4 +1,4 @@
-"""`gradcheck bench`: this harness side by side with the tools people use, in one run.
+"""`python benchmarks/bench.py [--quick]`: this harness side by side with the tools people use, in one run.
 
 Times are the best of several repeats on the same machine in the same process (the machines are
 shared and noisy: ratios between rows of one run mean more than any single time). Nothing here
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bptt import backward_recursion, bptt, direct_state_gradient, output_error, series
-from .compare import compare_grads, directional_check, fd_tolerance, roundoff_tolerance
-from .forward_mode import FORWARD_FLOP_LIMIT, forward_sensitivities, jvp_problem
-from .model import forward
-from .numeric import directional_derivative, fd_estimate, naive_central_differences, random_direction
-from .problem import GRAD_NAMES, Problem, as_contract_inputs
-from .regimes import Scales
-from .strategies import build_problem
+from gradcheck.bptt import backward_recursion, bptt, direct_state_gradient, output_error, series
+from gradcheck.compare import compare_grads, directional_check, fd_tolerance, roundoff_tolerance
+from gradcheck.forward_mode import FORWARD_FLOP_LIMIT, forward_sensitivities, jvp_problem
+from gradcheck.model import forward
+from gradcheck.numeric import directional_derivative, fd_estimate, naive_central_differences, random_direction
+from gradcheck.problem import GRAD_NAMES, Problem, as_contract_inputs
+from gradcheck.regimes import Scales
+from gradcheck.strategies import build_problem
 
 SIZES = (16, 32, 16, 20)  # (D, H, K, T): 2096 parameter entries, 2128 with the 32 of h0
 
@@ -79,7 +79,7 @@ def _as_grads(flat: np.ndarray, problem: Problem) -> dict:
 
 def harness_rows(problem: Problem, exact: dict, repeats: int) -> tuple[list[Row], float]:
     """This harness: naive 2P loop, plain and error-estimated full Jacobians, complex step, directional, JAX."""
-    from .model import loss
+    from gradcheck.model import loss
 
     rows = []
     t_naive, naive = best_of(lambda: naive_central_differences(loss, problem), max(1, repeats // 3))
@@ -297,9 +297,9 @@ def worker_rows(quick: bool) -> list[tuple[str, float]] | None:
     import subprocess
     import tempfile
 
-    from .contract import Case, Contract
-    from .oracle import verify
-    from .worker import format_request, parse_array
+    from gradcheck.contract import Case, Contract
+    from gradcheck.oracle import verify
+    from gradcheck.worker import format_request, parse_array
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     source, numpy_example = (
@@ -313,7 +313,7 @@ def worker_rows(quick: bool) -> list[tuple[str, float]] | None:
         binary = os.path.join(tmp, "worker")
         subprocess.run([compiler, "-O2", "-std=c99", "-o", binary, source, "-lm"], check=True)
         t_numpy, _ = best_of(lambda: verify(numpy_example + ":grads"), 1 if quick else 3)
-        t_c, _ = best_of(lambda: verify(exec=binary), 1 if quick else 3)
+        t_c, _ = best_of(lambda: verify(worker=binary), 1 if quick else 3)
     p = build_problem((16, 16, 16, 50), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 0)
     case = Case((p,), Contract())
     params, xs, ys, h0 = case.arguments()
@@ -336,7 +336,7 @@ def worker_rows(quick: bool) -> list[tuple[str, float]] | None:
 
 
 def format_array_line(name: str, a) -> str:
-    from .worker import format_array
+    from gradcheck.worker import format_array
 
     return format_array(name, np.asarray(a) * 1.0000001)
 
@@ -349,9 +349,9 @@ def compile_count(examples: int = 200) -> int | None:
 
     import jax
 
-    from .implementation import implementation
-    from .options import Options
-    from .oracle import search
+    from gradcheck.implementation import implementation
+    from gradcheck.options import Options
+    from gradcheck.oracle import search
 
     count = 0
 
@@ -376,7 +376,7 @@ def compile_count(examples: int = 200) -> int | None:
 
 
 def _correct_reference(params, xs, ys, h0):
-    from .bptt import bptt_gradients
+    from gradcheck.bptt import bptt_gradients
 
     return bptt_gradients(params, xs, ys, h0)
 
@@ -402,7 +402,7 @@ def run_bench(quick: bool = False) -> str:
     slow = next((r.seconds for r in rows if r.what.startswith("slow") and r.seconds), None)
     D, H, K, T = SIZES
     lines = [
-        f"gradcheck bench on {machine()}",
+        f"benchmarks/bench.py on {machine()}",
         "",
         f"Gradient checks on one problem, (D, H, K, T) = ({D}, {H}, {K}, {T}), P = {P} entries (U, W, V, b_h, "
         "b_y, h0), float64. Best of repeated runs. 'error' is the largest |numeric - exact| / max|exact| over "
@@ -452,3 +452,9 @@ def run_bench(quick: bool = False) -> str:
         f"sizes up to 64 and T up to 200: {count if count is not None else 'skipped (no jax)'}",
     ]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(run_bench(quick="--quick" in sys.argv[1:]))

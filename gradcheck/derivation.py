@@ -1,0 +1,726 @@
+"""The seed's derivation as data: equations a diagnosis can mutate, and the interpreter that runs them.
+
+Each equation is written as the seed writes it, with its time indices, factors, transposes, sums,
+loop bounds and initial values (`SEED`):
+
+    p_t  = U x_t + W h_{t-1} + b_h          h_t = tanh(p_t)          t = 1..T, h_0 = h0
+    q_t  = V h_t + b_y                      (yhat_t, E_t: softmax and cross-entropy, fixed)
+    dq_t = w_t yhat_t - w_t y_t
+    c_t  = W^T dp_{t+1}                     (the carry, dp_{T+1} = 0)
+    dh_t = V^T dq_t + c_t + dhs_t           dp_t = (1 - h_t^2) dh_t     t = T..1
+    dV = Σ_{t=1}^{T} dq_t h_t^T   db_y = Σ_{t=1}^{T} dq_t   dW = Σ_{t=1}^{T} dp_t h_{t-1}^T
+    dU = Σ_{t=1}^{T} dp_t x_t^T   db_h = Σ_{t=1}^{T} dp_t   dh_0 = c_0   dx_t = U^T dp_t
+
+A term is a chain of factors read right to left: a time-indexed vector (`Ref`, h_{t-1}), an
+elementwise function of one (`Fn`, (1 - h_t^2)), or a parameter (`Par`): a matrix applies to what
+stands right of it, a vector multiplies it (or is the term, alone). Rows outside 1..T read as 0,
+but for the initial values (h_0, and the carry's dp_{T+1} = 0).
+
+A `Mutation` changes one site the way people get it wrong when they write the equations down
+(`mutations`): a time index shifted by one in one factor, a sum's bound or the backward loop's
+bound off by one, h_0 taken as 0 in one place, one term or factor dropped, a transpose missing or
+extra, a sign flipped, a symbol or function confused with its neighbour (dh_t for dp_t, 1 - h_t
+for 1 - h_t^2). `evaluate` runs the derivation with any set of mutations; diagnosis compares the
+result with the implementation's.
+
+Forward-pass mutations change the states and the loss; the backward equations then run on those
+states (code whose forward pass is wrong and whose backward pass is right for the intended model).
+`consistent_gradients` gives the other reading, the true gradient of the mutated model (code that
+differentiates its own wrong model correctly), by the complex step through the same interpreter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import NamedTuple
+
+import numpy as np
+
+from .model import log_softmax
+from .problem import Problem
+
+# --- the language ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """x_{t + offset}; with `blank`, rows outside 1..T (the initial value h_0) read as 0 here."""
+
+    sym: str
+    offset: int = 0
+    blank: bool = False
+
+
+@dataclass(frozen=True)
+class Par:
+    """A parameter: a matrix applied to the vector on its right (transposed or not), or a vector."""
+
+    name: str
+    transpose: bool = False
+
+
+@dataclass(frozen=True)
+class Fn:
+    """An elementwise function (FUNCTIONS) of a time-indexed vector."""
+
+    name: str
+    arg: Ref
+
+
+Factor = Ref | Par | Fn
+
+
+@dataclass(frozen=True)
+class Term:
+    factors: tuple[Factor, ...]
+    sign: int = 1
+
+
+@dataclass(frozen=True)
+class Eq:
+    """lhs_t = Σ terms (negate: the whole right-hand side with the wrong sign)."""
+
+    lhs: str
+    terms: tuple[Term, ...]
+    negate: bool = False
+
+
+@dataclass(frozen=True)
+class Block:
+    """Equations evaluated together: for t = start..stop one step at a time (a recurrence, `step`
+    +1 or -1, bounds given as offsets from 1 and from T), or for every t at once (step 0)."""
+
+    eqs: tuple[Eq, ...]
+    step: int = 0
+    start: int = 0  # the first t is 1 + start (forward) or T + start (backward)
+    stop: int = 0  # the last t is T + stop (forward) or 1 + stop (backward)
+
+
+@dataclass(frozen=True)
+class Outer:
+    """A gradient lhs = Σ_{t=1+lo}^{T+hi} left_t right_t^T, or Σ left_t when right is None."""
+
+    lhs: str
+    left: Term
+    right: Term | None = None
+    lo: int = 0
+    hi: int = 0
+
+
+@dataclass(frozen=True)
+class At:
+    """A gradient lhs = the equation `source` at t = `t` (dh_0 = c_0), or its own terms when
+    mutated alone (code that computes dh_0 separately after the loop)."""
+
+    lhs: str
+    source: str
+    t: int = 0
+    own: tuple[Term, ...] | None = None
+    negate: bool = False
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A gradient with one row per step: lhs[t - 1] = the equation `source` at t (dx_t = U^T dp_t)."""
+
+    lhs: str
+    eq: Eq
+
+
+@dataclass(frozen=True)
+class Derivation:
+    forward: tuple[Block, ...]
+    backward: tuple[Block, ...]
+    gradients: tuple[Outer | At | Rows, ...]
+    initial: tuple[tuple[str, str], ...]  # (symbol, problem field) of the initial states at t = 0
+    dims: tuple[tuple[str, str], ...]  # (symbol, "D" | "H" | "K") of every computed symbol
+
+
+def _chain(*factors: Factor) -> Term:
+    return Term(tuple(factors))
+
+
+SEED = Derivation(
+    forward=(
+        Block(
+            (
+                Eq("p", (_chain(Par("U"), Ref("x")), _chain(Par("W"), Ref("h", -1)), _chain(Par("b_h")))),
+                Eq("h", (_chain(Fn("tanh", Ref("p"))),)),
+            ),
+            step=1,
+        ),
+        Block((Eq("q", (_chain(Par("V"), Ref("h")), _chain(Par("b_y")))),)),
+    ),
+    backward=(
+        Block((Eq("dq", (_chain(Ref("w"), Ref("yhat")), Term((Ref("w"), Ref("y")), -1))),)),
+        Block(
+            (
+                Eq("c", (_chain(Par("W", True), Ref("dp", 1)),)),
+                Eq("dh", (_chain(Par("V", True), Ref("dq")), _chain(Ref("c")), _chain(Ref("dhs")))),
+                Eq("dp", (_chain(Fn("dtanh", Ref("h")), Ref("dh")),)),
+            ),
+            step=-1,
+        ),
+    ),
+    gradients=(
+        Outer("V", _chain(Ref("dq")), _chain(Ref("h"))),
+        Outer("b_y", _chain(Ref("dq"))),
+        Outer("W", _chain(Ref("dp")), _chain(Ref("h", -1))),
+        Outer("U", _chain(Ref("dp")), _chain(Ref("x"))),
+        Outer("b_h", _chain(Ref("dp"))),
+        At("h0", "c"),
+        Rows("xs", Eq("dx", (_chain(Par("U", True), Ref("dp")),))),
+    ),
+    initial=(("h", "h0"),),
+    dims=tuple((s, "H") for s in ("p", "h", "c", "dh", "dp")) + (("q", "K"), ("dq", "K"), ("dx", "D")),
+)
+
+_sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))
+FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    # name: (function, how it reads with {} for the argument)
+    "tanh": (np.tanh, "tanh({})"),
+    "sigmoid": (_sigmoid, "sigmoid({})"),
+    "relu": (lambda z: np.where(np.real(z) > 0, z, 0.0), "relu({})"),
+    "identity": (lambda z: z, "{}"),
+    "dtanh": (lambda h: 1.0 - h * h, "(1 - {}^2)"),
+    "one_minus": (lambda h: 1.0 - h, "(1 - {})"),
+    "dsigmoid": (lambda h: h * (1.0 - h), "{} (1 - {})"),
+}
+# What a function is mistaken for: another nonlinearity in the forward pass; for tanh's derivative
+# 1 - h^2, the square forgotten or the sigmoid's derivative h (1 - h).
+CONFUSED_FUNCTIONS = {"tanh": ("sigmoid", "relu", "identity"), "dtanh": ("one_minus", "dsigmoid")}
+# What a symbol is mistaken for: the gradient before tanh' for the one after (and back), the
+# pre-activation for the state.
+CONFUSED_SYMBOLS = {"dp": "dh", "dh": "dp", "h": "p", "p": "h"}
+GRADIENT_SYMBOL = {"V": "V", "b_y": "b_y", "W": "W", "U": "U", "b_h": "b_h", "h0": "h_0", "xs": "x_t"}
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+
+class Invalid(Exception):
+    """A mutation whose equations cannot be evaluated on a problem (shapes, or a value read before
+    it is computed): it is not a candidate there."""
+
+
+class Values(NamedTuple):
+    arrays: dict[str, np.ndarray]  # the contract's names: "U", "W", ..., "h0", "xs", "hs", "loss"
+    loss: float
+
+
+def _table(problem: Problem, dtype) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], int]:
+    """The parameters, and every time-indexed input as rows 0..T+1 (row t is step t)."""
+    T = problem.xs.shape[0]
+    rows = lambda a, n: np.vstack([np.zeros((1, n)), np.asarray(a).reshape(T, n), np.zeros((1, n))])
+    H = problem.params.W.shape[0]
+    seq = {
+        "x": rows(problem.xs, problem.xs.shape[1]),
+        "y": rows(problem.Y, problem.Y.shape[1]),
+        "w": rows(problem.weights, 1),
+        "dhs": rows(problem.dhs if problem.dhs is not None else np.zeros((T, H)), H),
+    }
+    params = {k: np.asarray(v, dtype=dtype) for k, v in problem.params._asdict().items()}
+    return params, {k: v.astype(dtype) for k, v in seq.items()}, T
+
+
+class _Run:
+    """One evaluation: the symbols' rows, filled block by block."""
+
+    def __init__(self, d: Derivation, problem: Problem, dtype=np.float64):
+        self.params, self.seq, self.T = _table(problem, dtype)
+        self.dtype = dtype
+        size = dict(zip("DHK", problem.sizes[:3], strict=True))
+        for sym, dim in d.dims:  # 0 until computed: a row a loop never reaches stays 0, as in code
+            self.seq[sym] = np.zeros((self.T + 2, size[dim]), dtype=dtype)
+        self.pending: dict[str, set[int]] = {}  # rows a running block has yet to compute
+
+    def new(self, sym: str, size: int) -> None:
+        if self.seq[sym].shape[1] != size:
+            raise Invalid(f"{sym} computed with size {size}, expected {self.seq[sym].shape[1]}")
+
+    def read(self, f: Ref, ts: np.ndarray) -> np.ndarray:
+        idx = ts + f.offset
+        if f.sym not in self.seq or self.pending.get(f.sym, set()) & set(idx.tolist()):
+            raise Invalid(f"{f.sym} is read before it is computed")
+        inside = (idx >= (1 if f.blank else 0)) & (idx <= (self.T if f.blank else self.T + 1))
+        a = self.seq[f.sym][np.clip(idx, 0, self.T + 1)]
+        return np.where(inside[:, None], a, 0.0)
+
+    def term(self, term: Term, ts: np.ndarray) -> np.ndarray:
+        v = None
+        for f in reversed(term.factors):
+            if isinstance(f, Par):
+                M = self.params[f.name]
+                if M.ndim == 1:
+                    v = np.broadcast_to(M, (len(ts), M.size)) if v is None else _times(v, M)
+                    continue
+                M = M.T if f.transpose else M
+                if v is None or v.shape[1] != M.shape[1]:
+                    raise Invalid(f"{f.name} does not fit the vector it multiplies")
+                v = v @ M.T
+            else:
+                x = self.read(f.arg, ts) if isinstance(f, Fn) else self.read(f, ts)
+                x = FUNCTIONS[f.name][0](x) if isinstance(f, Fn) else x
+                v = x if v is None else _times(v, x)
+        if v is None:
+            raise Invalid("a term with no factors")
+        return term.sign * v
+
+    def eq(self, eq: Eq, ts: np.ndarray) -> np.ndarray:
+        parts = [self.term(t, ts) for t in eq.terms]
+        sizes = {p.shape[1] for p in parts}
+        if len(sizes) > 1:
+            raise Invalid(f"the terms of {eq.lhs} have different sizes")
+        out = np.sum(parts, axis=0) if parts else None
+        if out is None:
+            raise Invalid(f"{eq.lhs} has no terms")
+        return -out if eq.negate else out
+
+    def block(self, b: Block) -> None:
+        T = self.T
+        if b.step == 0:
+            ts = np.arange(1, T + 1)
+            self.pending = {e.lhs: set(range(1, T + 1)) for e in b.eqs}
+            for e in b.eqs:
+                v = self.eq(e, ts)
+                self.new(e.lhs, v.shape[1])
+                self.seq[e.lhs][1 : T + 1] = v
+                self.pending[e.lhs] = set()
+            return
+        first, last = (1 + b.start, T + b.stop) if b.step > 0 else (T + b.start, 1 + b.stop)
+        steps = range(first, last + b.step, b.step)
+        self.pending = {e.lhs: set(steps) for e in b.eqs}
+        for t in steps:
+            ts = np.array([t])
+            for e in b.eqs:
+                v = self.eq(e, ts)
+                self.new(e.lhs, v.shape[1])
+                self.seq[e.lhs][t] = v[0]
+                self.pending[e.lhs].discard(t)
+        self.pending = {}
+
+
+def _times(v: np.ndarray, x: np.ndarray) -> np.ndarray:
+    if v.shape[-1] != x.shape[-1] and 1 not in (v.shape[-1], x.shape[-1]):
+        raise Invalid("an elementwise product of vectors of different sizes")
+    return v * x
+
+
+def _output(run: _Run) -> float:
+    """yhat_t (times sum_k y_{t,k}), log yhat_t and E = Σ w_t E_t (+ Σ dhs_t . h_t) from q."""
+    T = run.T
+    q = run.seq["q"][1 : T + 1]
+    log_yhat = log_softmax(q)
+    Y = run.seq["y"][1 : T + 1]
+    yhat = Y.sum(axis=1, keepdims=True) * np.exp(log_yhat)
+    run.seq["yhat"] = np.vstack([np.zeros((1, yhat.shape[1])), yhat, np.zeros((1, yhat.shape[1]))])
+    E = -np.sum(Y * log_yhat, axis=1) + np.sum(run.seq["dhs"][1 : T + 1] * run.seq["h"][1 : T + 1], axis=1)
+    return run.seq["w"][1 : T + 1, 0] @ E
+
+
+def forward_values(d: Derivation, problem: Problem, dtype=np.float64) -> tuple[_Run, float]:
+    """The forward pass of a derivation: every state's rows, and the loss."""
+    run = _Run(d, problem, dtype)
+    for sym, field in d.initial:
+        run.seq[sym][0] = np.asarray(getattr(problem, field), dtype=dtype)
+    for b in d.forward:
+        run.block(b)
+    return run, _output(run)
+
+
+def evaluate(d: Derivation, problem: Problem) -> Values:
+    """The derivation's gradients, states and loss on one sequence (Invalid when it cannot run)."""
+    run, loss = forward_values(d, problem)
+    for b in d.backward:
+        run.block(b)
+    T, out = run.T, {}
+    eqs = {e.lhs: e for b in d.backward for e in b.eqs}
+    for g in d.gradients:
+        if isinstance(g, Outer):
+            ts = np.arange(1 + g.lo, T + g.hi + 1)
+            left = run.term(g.left, ts)
+            out[g.lhs] = left.T @ run.term(g.right, ts) if g.right is not None else left.sum(axis=0)
+        elif isinstance(g, At):
+            v = run.eq(Eq(g.lhs, g.own) if g.own is not None else eqs[g.source], np.array([g.t]))[0]
+            out[g.lhs] = -v if g.negate else v
+        else:
+            out[g.lhs] = run.eq(g.eq, np.arange(1, T + 1))
+    out["hs"] = run.seq["h"][1 : T + 1].copy()
+    out["loss"] = np.asarray(float(np.real(loss)))
+    return Values(out, float(np.real(loss)))
+
+
+# --- mutations ------------------------------------------------------------------------------
+
+
+class MutationKind(Enum):
+    """How one site of the derivation is written wrong."""
+
+    SHIFT = "time index shifted"
+    BOUND = "sum bound off by one"
+    LOOP = "loop bound off by one"
+    INITIAL = "initial value taken as 0"
+    DROP_TERM = "term dropped"
+    DROP_FACTOR = "factor dropped"
+    TRANSPOSE = "transpose"
+    SIGN = "sign flipped"
+    CONFUSED = "symbol or function confused"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One site written wrong: `where` names the equation (the lhs: "dW" for a gradient's sum, "dp"
+    for dp_t), `path` locates the site inside it, `change` is what it becomes."""
+
+    kind: MutationKind
+    where: str
+    path: tuple
+    change: object = None
+    forward: bool = False  # the site is in the forward pass: the states and the loss change
+
+    @property
+    def equation(self) -> str:
+        return self.where
+
+
+def _sites(terms: tuple[Term, ...]) -> Iterator[tuple[tuple, Term]]:
+    for i, t in enumerate(terms):
+        yield (i,), t
+
+
+def _term_mutations(where: str, terms: tuple[Term, ...], forward: bool) -> Iterator[Mutation]:
+    M = lambda kind, path, change=None: Mutation(kind, where, path, change, forward)
+    for i, term in enumerate(terms):
+        if len(terms) > 1:
+            yield M(MutationKind.DROP_TERM, (i,))
+            yield M(MutationKind.SIGN, (i,))
+        for j, f in enumerate(term.factors):
+            if len(term.factors) > 1:
+                yield M(MutationKind.DROP_FACTOR, (i, j))
+            ref = f.arg if isinstance(f, Fn) else f if isinstance(f, Ref) else None
+            if ref is not None and ref.sym not in ("w", "y", "yhat", "dhs"):
+                for delta in (-1, 1):
+                    yield M(MutationKind.SHIFT, (i, j), ref.offset + delta)
+                if ref.sym in CONFUSED_SYMBOLS:
+                    yield M(MutationKind.CONFUSED, (i, j), CONFUSED_SYMBOLS[ref.sym])
+                if ref.sym == "h" and ref.offset < 0 and not ref.blank:
+                    yield M(MutationKind.INITIAL, (i, j))
+            if isinstance(f, Fn):
+                for other in CONFUSED_FUNCTIONS.get(f.name, ()):
+                    yield M(MutationKind.CONFUSED, (i, j), other)
+            if isinstance(f, Par) and not f.name.startswith("b_"):
+                yield M(MutationKind.TRANSPOSE, (i, j))
+
+
+def mutations(d: Derivation = SEED) -> list[Mutation]:
+    """Every single-site mutation of the derivation (some are invalid or change nothing on a given
+    problem; diagnosis keeps those that change the failing arrays)."""
+    out: list[Mutation] = [Mutation(MutationKind.INITIAL, sym, ("initial",), None, True) for sym, _ in d.initial]
+    for forward, blocks in ((True, d.forward), (False, d.backward)):
+        for b in blocks:
+            for e in b.eqs:
+                out += _term_mutations(e.lhs, e.terms, forward)
+                if not forward:
+                    out.append(Mutation(MutationKind.SIGN, e.lhs, (), "negate"))
+            if b.step != 0 and not forward:  # the loop starts one step late, or stops one early
+                out += [Mutation(MutationKind.LOOP, "loop", ("start",), b.step)]
+                out += [Mutation(MutationKind.LOOP, "loop", ("stop",), -b.step)]
+    for g in d.gradients:
+        name = "d" + g.lhs
+        if isinstance(g, Outer):
+            out += [Mutation(MutationKind.BOUND, name, ("lo",), 1), Mutation(MutationKind.BOUND, name, ("hi",), -1)]
+            terms = (g.left,) + ((g.right,) if g.right is not None else ())
+            out += [m for m in _term_mutations(name, terms, False) if m.kind is not MutationKind.DROP_TERM]
+            if g.right is not None:
+                out.append(Mutation(MutationKind.TRANSPOSE, name, ("outer",)))
+        elif isinstance(g, At):
+            source = next(e for b in d.backward for e in b.eqs if e.lhs == g.source)
+            out += list(_term_mutations(name, source.terms, False))
+            out.append(Mutation(MutationKind.SIGN, name, (), "negate"))
+        else:
+            out += list(_term_mutations(name, g.eq.terms, False))
+    return out
+
+
+def _mutate_terms(terms: tuple[Term, ...], m: Mutation) -> tuple[Term, ...]:
+    i = m.path[0]
+    if m.kind is MutationKind.DROP_TERM:
+        return terms[:i] + terms[i + 1 :]
+    term = terms[i]
+    if m.kind is MutationKind.SIGN:
+        return (*terms[:i], replace(term, sign=-term.sign), *terms[i + 1 :])
+    j = m.path[1]
+    f = term.factors[j]
+    if m.kind is MutationKind.DROP_FACTOR:
+        factors = term.factors[:j] + term.factors[j + 1 :]
+    else:
+        factors = (*term.factors[:j], _mutate_factor(f, m), *term.factors[j + 1 :])
+    return (*terms[:i], replace(term, factors=factors), *terms[i + 1 :])
+
+
+def _mutate_factor(f: Factor, m: Mutation) -> Factor:
+    if m.kind is MutationKind.TRANSPOSE:
+        return replace(f, transpose=not f.transpose)
+    if isinstance(f, Fn):
+        if m.kind is MutationKind.CONFUSED and m.change in FUNCTIONS:
+            return replace(f, name=m.change)
+        return replace(f, arg=_mutate_factor(f.arg, m))
+    if m.kind is MutationKind.SHIFT:
+        return replace(f, offset=m.change)
+    if m.kind is MutationKind.CONFUSED:
+        return replace(f, sym=m.change)
+    if m.kind is MutationKind.INITIAL:
+        return replace(f, blank=True)
+    raise ValueError(m)
+
+
+def apply(d: Derivation, ms: tuple[Mutation, ...]) -> Derivation:
+    """The derivation with every mutation in ms applied."""
+    for m in ms:
+        d = _apply_one(d, m)
+    return d
+
+
+def _apply_one(d: Derivation, m: Mutation) -> Derivation:
+    if m.path == ("initial",):  # the initial state ignored: its row stays 0
+        return replace(d, initial=tuple(i for i in d.initial if i[0] != m.where))
+    blocks = d.forward if m.forward else d.backward
+    if m.where == "loop":
+        b = next(i for i, b in enumerate(blocks) if b.step != 0)
+        changed = replace(blocks[b], **{m.path[0]: getattr(blocks[b], m.path[0]) + m.change})
+        return replace(d, backward=(*blocks[:b], changed, *blocks[b + 1 :]))
+    for bi, b in enumerate(blocks):
+        for ei, e in enumerate(b.eqs):
+            if e.lhs == m.where:
+                e2 = (
+                    replace(e, negate=not e.negate)
+                    if m.change == "negate"
+                    else replace(e, terms=_mutate_terms(e.terms, m))
+                )
+                b2 = replace(b, eqs=(*b.eqs[:ei], e2, *b.eqs[ei + 1 :]))
+                new = (*blocks[:bi], b2, *blocks[bi + 1 :])
+                return replace(d, forward=new) if m.forward else replace(d, backward=new)
+    grads = list(d.gradients)
+    gi = next(i for i, g in enumerate(grads) if "d" + g.lhs == m.where)
+    grads[gi] = _mutate_gradient(d, grads[gi], m)
+    return replace(d, gradients=tuple(grads))
+
+
+def _mutate_gradient(d: Derivation, g, m: Mutation):
+    if isinstance(g, At):
+        if m.change == "negate":
+            return replace(g, negate=not g.negate)
+        source = next(e for b in d.backward for e in b.eqs if e.lhs == g.source)
+        return replace(g, own=_mutate_terms(g.own or source.terms, m))
+    if isinstance(g, Rows):
+        return replace(g, eq=replace(g.eq, terms=_mutate_terms(g.eq.terms, m)))
+    if m.kind is MutationKind.BOUND:
+        return replace(g, **{m.path[0]: getattr(g, m.path[0]) + m.change})
+    if m.path == ("outer",):
+        return replace(g, left=g.right, right=g.left)
+    terms = _mutate_terms((g.left,) + ((g.right,) if g.right else ()), m)
+    return replace(g, left=terms[0], right=terms[1] if len(terms) > 1 else None)
+
+
+# --- the true gradient of a mutated model -----------------------------------------------------
+
+COMPLEX_STEP = 1e-20  # Im f(θ + i h) / h: no cancellation, exact to round-off for analytic f
+
+
+def consistent_gradients(d: Derivation, problem: Problem, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The true gradient of the loss d's forward pass computes (complex step, one entry at a time):
+    what code that differentiates its own, mistaken model correctly returns."""
+    out = {}
+    for name in names:
+        base = _entry_source(problem, name)
+        if base is None:
+            continue
+        g = np.zeros(base.size)
+        for i in range(base.size):
+            z = base.astype(complex).ravel()
+            z[i] += 1j * COMPLEX_STEP
+            _, loss = forward_values(d, _with(problem, name, z.reshape(base.shape)), np.complex128)
+            g[i] = np.imag(loss) / COMPLEX_STEP
+        out[name] = g.reshape(base.shape)
+    return out
+
+
+def _entry_source(problem: Problem, name: str) -> np.ndarray | None:
+    if name in problem.params._fields:
+        return getattr(problem.params, name)
+    return {"h0": problem.h0, "xs": problem.xs}.get(name)
+
+
+def _with(problem: Problem, name: str, value: np.ndarray) -> Problem:
+    if name in problem.params._fields:
+        return problem._replace(params=problem.params._replace(**{name: value}))
+    return problem._replace(**{name: value})
+
+
+# --- reading an equation --------------------------------------------------------------------
+
+# Symbols of our own notation, shown by what they stand for (the carry c_t = W^T dp_{t+1}), and the
+# equation a change to them is shown in.
+INLINE = {"c": "dh"}
+
+
+def _index(offset: int, t: int | str | None) -> str:
+    if t is None or isinstance(t, str):
+        base = "t" if t is None else t
+        return base if offset == 0 else f"{base}{offset:+d}"
+    return str(t + offset)
+
+
+def _sub(name: str, index: str) -> str:
+    return f"{name}_{index}" if len(index) == 1 else f"{name}_{{{index}}}"
+
+
+def factor_text(f: Factor, t: int | str | None = None, d: Derivation = SEED) -> str:
+    if isinstance(f, Par):
+        return f"{f.name}^T" if f.transpose else f.name
+    if isinstance(f, Fn):
+        arg = factor_text(f.arg, t, d)
+        form = FUNCTIONS[f.name][1]
+        return form.format(*([arg] * form.count("{}")))
+    if f.sym in INLINE:  # shown as its definition, shifted by the offset it is read at
+        eq = next(e for b in d.backward for e in b.eqs if e.lhs == f.sym)
+        shift = lambda x: replace(x, offset=x.offset + f.offset) if isinstance(x, Ref) else x
+        body = terms_text(tuple(replace(tm, factors=tuple(map(shift, tm.factors))) for tm in eq.terms), t, d=d)
+        return f"-({body})" if eq.negate else body
+    return _sub(f.sym, _index(f.offset, t))
+
+
+def term_text(term: Term, t: int | str | None = None, right: Term | None = None, d: Derivation = SEED) -> str:
+    text = " ".join(factor_text(f, t, d) for f in term.factors)
+    if right is not None:
+        text += " " + " ".join(factor_text(f, t, d) for f in right.factors) + "^T"
+    return text
+
+
+def terms_text(
+    terms: tuple[Term, ...], t: int | str | None = None, hidden: frozenset[str] = frozenset(), d: Derivation = SEED
+) -> str:
+    out = ""
+    for term in terms:
+        if any(isinstance(f, Ref) and f.sym in hidden for f in term.factors):
+            continue
+        body = term_text(term, t, None, d)
+        first = not out
+        out += (("- " if first else " - ") if term.sign < 0 else ("" if first else " + ")) + body
+    return out or "0"
+
+
+def _hidden(layer: bool) -> frozenset[str]:
+    """Terms that are 0 in a contract, left out of its equations: the upstream dhs_t outside the
+    layer, the (dead) output layer inside it."""
+    return frozenset({"dq"} if layer else {"dhs"})
+
+
+def equation_text(d: Derivation, where: str, layer: bool = False) -> str:
+    """One equation of d as it reads (the mutated one, when d is mutated)."""
+    text = _equation_text(d, where, _hidden(layer))
+    return text + " with h_0 = 0" if _blanks(d, where) else text
+
+
+def _blanks(d: Derivation, where: str) -> bool:
+    """Does the equation read an initial value as 0 (a Ref with blank)?"""
+    terms, _ = _site(d, replace(Mutation(MutationKind.SIGN, where, ()), where=where))
+    return any((f.arg if isinstance(f, Fn) else f).blank for t in terms for f in t.factors if isinstance(f, Ref | Fn))
+
+
+def _equation_text(d: Derivation, where: str, hidden: frozenset[str]) -> str:
+    for blocks in (d.forward, d.backward):
+        for b in blocks:
+            for e in b.eqs:
+                if e.lhs == where:
+                    rhs = terms_text(e.terms, None, hidden, d)
+                    return f"{_sub(e.lhs, 't')} = " + (f"-({rhs})" if e.negate else rhs)
+    for g in d.gradients:
+        if "d" + g.lhs != where:
+            continue
+        name = "d" + GRADIENT_SYMBOL[g.lhs]
+        if isinstance(g, Outer):
+            lo = "1" if g.lo == 0 else str(1 + g.lo)
+            hi = "T" if g.hi == 0 else f"T{g.hi:+d}"
+            return f"{name} = Σ_{{t={lo}}}^{{{hi}}} {term_text(g.left, None, g.right, d)}"
+        if isinstance(g, At):
+            source = next(e for b in d.backward for e in b.eqs if e.lhs == g.source)
+            rhs = terms_text(g.own if g.own is not None else source.terms, g.t, hidden, d)
+            return f"{name} = " + (f"-({rhs})" if g.negate else rhs)
+        return f"{name} = {terms_text(g.eq.terms, None, hidden, d)}"
+    raise KeyError(where)
+
+
+def describe(m: Mutation, d: Derivation = SEED, layer: bool = False) -> tuple[str, str]:
+    """(the equation as the mutated code computes it, what is wrong in it, in words)."""
+    if m.path == ("initial",):
+        return f"{m.where}_0 = 0", f"the initial state {m.where}0 is ignored: {m.where}_0 is taken as 0 everywhere"
+    if m.kind is MutationKind.LOOP:
+        if m.path[0] == "start":
+            return "for t = T-1..1", "the backward loop starts at t = T - 1: step T is never back-propagated"
+        return "for t = T..2", "the backward loop stops at t = 2: dp_1 is never computed (step 1's terms are missing)"
+    mutated = apply(d, (m,))
+    if m.where in INLINE:  # the carry: shown in the equation that reads it, and in dh_0 = c_0
+        text = f"{equation_text(mutated, INLINE[m.where], layer)} and {equation_text(mutated, 'dh0', layer)}"
+        return text, _what(m, d)
+    return equation_text(mutated, m.where, layer), _what(m, d)
+
+
+def _site(d: Derivation, m: Mutation) -> tuple[tuple[Term, ...], Outer | At | Rows | None]:
+    """The terms of the equation m changes, and the gradient it belongs to (None for a pass's equation)."""
+    for blocks in (d.forward, d.backward):
+        for b in blocks:
+            for e in b.eqs:
+                if e.lhs == m.where:
+                    return e.terms, None
+    g = next(g for g in d.gradients if "d" + g.lhs == m.where)
+    if isinstance(g, Outer):
+        return (g.left,) + ((g.right,) if g.right else ()), g
+    if isinstance(g, At):
+        return next(e for b in d.backward for e in b.eqs if e.lhs == g.source).terms, g
+    return g.eq.terms, g
+
+
+def _what(m: Mutation, d: Derivation) -> str:
+    terms, g = _site(d, m)
+    t = g.t if isinstance(g, At) else None
+    if m.kind is MutationKind.BOUND:
+        at = 1 if m.path[0] == "lo" else "T"
+        where = "starts at t = 2" if m.path[0] == "lo" else "stops at t = T - 1"
+        return f"the sum {where}, so {term_text(g.left, at, g.right)} is missing"
+    if m.change == "negate":
+        return "the whole right-hand side has the wrong sign"
+    if m.path == ("outer",):
+        return "the outer product is the wrong way round (the gradient is returned transposed)"
+    term = terms[m.path[0]]
+    if m.kind is MutationKind.DROP_TERM:
+        return f"the term {term_text(term, t)} is missing"
+    if m.kind is MutationKind.SIGN:
+        whole = term_text(g.left, t, g.right) if isinstance(g, Outer) else term_text(term, t)
+        return f"the sign of {whole} is flipped"
+    f = term.factors[m.path[1]]
+    if m.kind is MutationKind.DROP_FACTOR:
+        return f"the factor {factor_text(f, t)} is missing"
+    if m.kind is MutationKind.INITIAL:
+        at = -(f.arg if isinstance(f, Fn) else f).offset
+        whole = term_text(g.left, at, g.right) if isinstance(g, Outer) else term_text(term, at)
+        return f"h_0 is taken as 0 here, so the t = {at} term {whole} is missing"
+    return f"{factor_text(_mutate_factor(f, m), t)} where {factor_text(f, t)} belongs"
+
+
+__all__ = [
+    "SEED",
+    "Derivation",
+    "Invalid",
+    "Mutation",
+    "MutationKind",
+    "Values",
+    "apply",
+    "consistent_gradients",
+    "describe",
+    "equation_text",
+    "evaluate",
+    "mutations",
+]

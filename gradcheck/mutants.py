@@ -1,0 +1,262 @@
+"""Naming a mistake by mutating the derivation: the mutants whose numbers match the implementation's.
+
+A mutant (derivation.py: one site of the seed's equations written wrong, or two where no single
+one fits) explains a failure when, on every failing problem kept from the search, its arrays match
+the implementation's to round-off in every array compared, and differ from the reference beyond
+the tolerance in every array that fails. It must also match the implementation on the problems it
+got right, and on any problem called to tell candidates apart. Mutants that give the same numbers
+on all of these are one finding, described once with the other readings beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from .compare import compare_array
+from .contract import Case, combine
+from .derivation import (
+    SEED,
+    Invalid,
+    Mutation,
+    MutationKind,
+    apply,
+    consistent_gradients,
+    describe,
+    evaluate,
+    mutations,
+)
+from .outcome import Finding, Mistake, Outcome, Role
+from .precision import Precision
+
+# A mutant whose values exceed the reference's is computed, by the code that makes that mistake,
+# with round-off of its own size, which the reference's tolerance does not cover: this many eps
+# (T + 2) of the excess are allowed (the tolerance's own factor on a sum of T + 2 roundings).
+MUTANT_SLACK = 8.0
+# Singles kept for pairing when no single mutant fits: those that bring the most failing arrays
+# closest to the implementation (16 give 120 pairs, a second or so at default sizes).
+PAIR_POOL = 16
+# Kind order for the reading shown first among equivalent mutants: the plainest statement.
+PLAIN = (
+    MutationKind.BOUND,
+    MutationKind.INITIAL,
+    MutationKind.LOOP,
+    MutationKind.DROP_TERM,
+    MutationKind.DROP_FACTOR,
+    MutationKind.SHIFT,
+    MutationKind.TRANSPOSE,
+    MutationKind.CONFUSED,
+    MutationKind.SIGN,
+)
+# Values closer than this (relative to the larger) are the same numbers: two readings of one mistake.
+SAME_NUMBERS = 1e-12
+
+
+def _plain(m: Mutation) -> int:
+    """An initial state ignored everywhere reads plainest; then PLAIN's order."""
+    return -1 if m.path == ("initial",) else PLAIN.index(m.kind)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    mutations: tuple[Mutation, ...]
+    consistent: bool = False  # a forward-pass mutant read as its own model's true gradient
+
+    @property
+    def forward(self) -> bool:
+        return any(m.forward for m in self.mutations)
+
+    def plainness(self) -> tuple:
+        return (len(self.mutations), self.forward, *(_plain(m) for m in self.mutations))
+
+
+def values(case: Case, c: Candidate, names: Iterable[str]) -> dict[str, np.ndarray] | None:
+    """The candidate's arrays on a case, combined over its sequences as the contract does (None
+    where the mutated equations cannot run on it)."""
+    per, hs = [], []
+    try:
+        d = apply(SEED, c.mutations)
+        for p in case.problems:
+            v = evaluate(d, p).arrays
+            if c.consistent:
+                v = v | consistent_gradients(d, p, tuple(k for k in names if k not in ("loss", "hs")))
+            per.append(v)
+            hs.append(v["hs"])
+    except (Invalid, FloatingPointError, IndexError):  # IndexError: a pair whose second site the first removed
+        return None
+    with np.errstate(all="ignore"):
+        out = combine(case, per, hs)
+    return out if all(np.all(np.isfinite(a)) for a in out.values()) else None
+
+
+def fit(o: Outcome, cand: dict[str, np.ndarray], pr: Precision) -> float:
+    """The worst error/tol of the implementation's arrays against the candidate's (inf if none)."""
+    slack = MUTANT_SLACK * pr.eps * (o.case.sizes[3] + 2)
+    worst = 0.0
+    for k, a in o.result.items():
+        c = cand.get(k)
+        if c is None or c.size != a.size or (c.shape != a.shape and _squeezed(c) != _squeezed(a)):
+            return np.inf
+        c = c.reshape(a.shape)  # singleton axes aside, as contract.read_result reads results
+        tol = o.tolerance[k] + slack * np.maximum(0.0, np.abs(c) - np.abs(o.reference[k]))
+        worst = max(worst, compare_array(k, a, c, tol).ratio)
+    return worst
+
+
+def _squeezed(a: np.ndarray) -> tuple[int, ...]:
+    return tuple(n for n in a.shape if n != 1)
+
+
+def explains(o: Outcome, cand: dict[str, np.ndarray] | None, pr: Precision) -> bool:
+    """The candidate matches the implementation everywhere, and differs from the reference wherever
+    the implementation does (on a problem it got right: nowhere)."""
+    if cand is None or fit(o, cand, pr) > 1.0:
+        return False
+    return all(not compare_array(k, cand[k], o.reference[k], o.tolerance[k]).ok for k in o.failing)
+
+
+def _scale(o: Outcome) -> float:
+    return max((float(np.max(np.abs(v))) for v in o.result.values() if np.size(v)), default=1.0) or 1.0
+
+
+def _groups(cands: list[Candidate], outs: list[Outcome]) -> list[list[Candidate]]:
+    """Candidates that give the same numbers on every outcome, grouped; the plainest first."""
+    groups: list[tuple[list[dict], list[Candidate]]] = []
+    for c in sorted(cands, key=Candidate.plainness):
+        vs = [values(o.case, c, o.result) for o in outs]
+        for gv, members in groups:
+            if all(_same(a, b, _scale(o)) for a, b, o in zip(vs, gv, outs, strict=True)):
+                members.append(c)
+                break
+        else:
+            groups.append((vs, [c]))
+    return [members for _, members in groups]
+
+
+def _same(a: dict, b: dict, scale: float) -> bool:
+    return all(k in b and np.max(np.abs(a[k] - b[k]), initial=0.0) <= SAME_NUMBERS * scale for k in a)
+
+
+def singles(case: Case) -> list[Candidate]:
+    """Every single-site mutant, with the true-gradient reading of each forward-pass one."""
+    out = []
+    for m in mutations(SEED):
+        out.append(Candidate((m,)))
+        if m.forward:
+            out.append(Candidate((m,), consistent=True))
+    return out
+
+
+def matching(kept: tuple[Outcome, ...], others: tuple[Outcome, ...], pr: Precision) -> list[list[Candidate]]:
+    """Groups of mutants that explain every kept failing outcome and match the implementation on
+    the others (problems it got right, problems called to tell candidates apart)."""
+    smallest = min(kept, key=lambda o: o.case.sizes[3] * o.case.n)
+    rest = [o for o in kept if o is not smallest]
+    pool = singles(smallest.case)
+    fits = [c for c in pool if _explains_all(c, [smallest, *rest], others, pr)]
+    if not fits:
+        close = _closest(smallest, pool)
+        pairs = [
+            Candidate(a.mutations + b.mutations)
+            for a, b in combinations(close, 2)
+            if (a.mutations[0].where, a.mutations[0].path) != (b.mutations[0].where, b.mutations[0].path)
+        ]
+        fits = [c for c in pairs if _explains_all(c, [smallest, *rest], others, pr)]
+    return _groups(fits, [*kept, *others]) if fits else []
+
+
+def _explains_all(c: Candidate, kept: list[Outcome], others: tuple[Outcome, ...], pr: Precision) -> bool:
+    if c.consistent and not all(_loss_fits(o, Candidate(c.mutations)) for o in kept):
+        return False  # the true gradient (a complex step per entry) only where the loss already fits
+    if not all(explains(o, values(o.case, c, o.result), pr) for o in kept):
+        return False
+    return all(fit(o, v, pr) <= 1.0 for o in others if (v := values(o.case, c, o.result)) is not None)
+
+
+def _loss_fits(o: Outcome, c: Candidate) -> bool:
+    """The candidate's loss matches the returned one (True when none is returned)."""
+    if "loss" not in o.result:
+        return True
+    v = values(o.case, c, ("loss",))
+    return v is not None and abs(float(v["loss"]) - float(o.result["loss"])) <= float(o.tolerance["loss"])
+
+
+def loss_matching(o: Outcome) -> list[Candidate]:
+    """The forward-pass mutants (plainest first) whose loss is the returned loss."""
+    found = [c for c in singles(o.case) if c.forward and not c.consistent and _loss_fits(o, c)]
+    return sorted(found, key=Candidate.plainness)
+
+
+def _closest(o: Outcome, pool: list[Candidate]) -> list[Candidate]:
+    """The singles that bring the failing arrays closest to the implementation's (for pairing)."""
+    scored = []
+    for c in pool:
+        if c.forward and c.consistent:
+            continue
+        v = values(o.case, c, o.result)
+        if v is None or any(v[k].shape != o.result[k].shape for k in o.failing):
+            continue
+        gain = 0.0
+        for k in o.failing:
+            before = np.linalg.norm(o.result[k] - o.reference[k])
+            after = np.linalg.norm(o.result[k] - v[k])
+            gain += max(0.0, np.log10((before + 1e-300) / (after + 1e-300)))
+        if gain > 0:
+            scored.append((gain, c))
+    scored.sort(key=lambda x: -x[0])
+    return [c for _, c in scored[:PAIR_POOL]]
+
+
+def finding(group: list[Candidate], role: Role, layer: bool) -> Finding:
+    """The finding of one group of equivalent mutants: the plainest reading, the others beside it."""
+    first = group[0]
+    equation, text = _words(first, layer)
+    alternatives = tuple(
+        dict.fromkeys(": ".join(_words(c, layer)) for c in group[1:4] if _words(c, layer) != (equation, text))
+    )
+    return Finding(
+        Mistake.DERIVATION,
+        text,
+        frozenset(),
+        role,
+        equation,
+        first.mutations,
+        alternatives,
+        {"consistent": first.consistent},
+        tuple(c.mutations for c in group),
+    )
+
+
+def _words(c: Candidate, layer: bool) -> tuple[str, str]:
+    parts = [describe(m, SEED, layer) for m in c.mutations]
+    equation = "; ".join(p[0] for p in parts)
+    text = " and ".join(p[1] for p in parts)
+    if c.forward:
+        how = "its own (mistaken) model's true gradient" if c.consistent else "the backward pass run on these states"
+        text += f" (in the forward pass; the gradients are {how})"
+    return equation, text
+
+
+def split_cases(groups: list[list[Candidate]], like: Outcome, cases: Iterable[Case], pr: Precision) -> list[Case]:
+    """Problems on which the candidate groups' numbers differ beyond the tolerance: the implementation
+    called on them tells the groups apart."""
+    from .contract import tolerance
+
+    out = []
+    for case in cases:
+        tol = tolerance(case, pr).tol
+        vs = [values(case, g[0], like.result) for g in groups]
+        if any(v is None for v in vs):
+            continue
+        if any(_differ(a, b, tol) for a, b in combinations(vs, 2)):
+            out.append(case)
+        if len(out) == 3:
+            break
+    return out
+
+
+def _differ(a: dict, b: dict, tol: dict) -> bool:
+    return any(k in b and k in tol and not compare_array(k, a[k], b[k], 2 * tol[k]).ok for k in a)
