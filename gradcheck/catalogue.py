@@ -126,9 +126,16 @@ def other_loss(o: Outcome, opts: Options) -> Finding | None:
         alt = o.case.with_problems(
             tuple(p._replace(weights=loss_weights(other, T), loss=other) for p in o.case.problems)
         )
-        if fit(_sub(o), _per(alt, bptt), opts.precision) <= 1.0:
+        grads = _per(alt, bptt)
+        if fit(_sub(o), grads, opts.precision) <= 1.0:
             why = "divided by T: " if (other, opts.loss) == ("mean", "sum") else ""
-            text = f"the gradients are {why}those of the {other!r} loss, not {opts.loss!r} (use --loss {other})"
+            text = f"the gradients are {why}those of the {other!r} loss, not {opts.loss!r}"
+            if "loss" not in o.result:
+                text += f" (use --loss {other})"
+            elif "loss" not in o.failing:  # the returned loss is the model's
+                text += f", while the loss returned is the {opts.loss!r} loss: the code's loss and gradients disagree"
+            elif abs(float(o.result["loss"]) - float(grads["loss"])) <= float(o.tolerance["loss"]):
+                text += f", and so is the loss returned: the code computes the {other!r} loss (use --loss {other})"
             return Finding(Mistake.OTHER_LOSS, text, o.failing - {"loss"}, values={"loss": other})
     return None
 
@@ -182,12 +189,8 @@ def scalings(o: Outcome, opts: Options) -> list[Finding]:
         mistake = Mistake.SCALED_ALL if every else Mistake.SCALED_ONE
         text = f"{who} {'is' if every or len(subset) == 1 else 'are'} the reference times {s:.10g} (relative error {s - 1:.3g})"
         out.append(Finding(mistake, text, frozenset(subset), values={"factor": s}))
-        return out
-    taus = {k: c * np.sqrt(np.sum(ref[k] ** 2)) for k, c in scaled.items() if 0 < c < 1}
-    if len(taus) == len(scaled) > 1 and max(taus.values()) - min(taus.values()) <= 1e-6 * max(taus.values()):
-        tau = float(np.mean(list(taus.values())))
-        text = f"{', '.join(taus)} are each clipped by their own L2 norm to {tau:.6g}"
-        out.append(Finding(Mistake.CLIPPED_EACH, text, frozenset(taus), values={"threshold": tau}))
+        return out + (_each_norm(grads, ref, scaled) if len(subset) == 1 else [])
+    out += _each_norm(grads, ref, scaled)
     out += [
         Finding(
             Mistake.SCALED_ONE,
@@ -199,6 +202,19 @@ def scalings(o: Outcome, opts: Options) -> list[Finding]:
         if k in o.failing
     ]
     return out
+
+
+def _each_norm(grads: dict, ref: dict, scaled: dict[str, float]) -> list[Finding]:
+    """Each gradient scaled to one L2 norm tau where its own is larger (those below tau untouched)."""
+    taus = {k: c * float(np.sqrt(np.sum(ref[k] ** 2))) for k, c in scaled.items() if 0 < c < 1}
+    if len(taus) != len(scaled) or max(taus.values()) - min(taus.values()) > 1e-6 * max(taus.values()):
+        return []
+    tau = float(np.mean(list(taus.values())))
+    untouched = [k for k in grads if k not in scaled]
+    above = [k for k in untouched if np.sqrt(np.sum(ref[k] ** 2)) > tau * (1 + 1e-6)]
+    tail = f" ({', '.join(above)} not, although above it)" if above else ""
+    text = f"each gradient is clipped by its own L2 norm to {tau:.6g}{tail}: here {', '.join(taus)}"
+    return [Finding(Mistake.CLIPPED_EACH, text, frozenset(taus), values={"threshold": tau})]
 
 
 def _is(c: float, target: float) -> bool:

@@ -191,7 +191,7 @@ def _plot_failure(path: str, report) -> None:
     from .plot import error_maps
     from .render import case_sizes
 
-    f = report.search.first if report.search else None
+    f = report.failures[0].failure.first if report.failures else None
     if f is None or f.kind.value != "mismatch" or not f.result:
         _print(f"  --plot: nothing to draw ({'no failure' if f is None else 'the failure is not a numeric mismatch'})")
         return

@@ -46,11 +46,13 @@ from .problem import Problem
 
 @dataclass(frozen=True)
 class Ref:
-    """x_{t + offset}; with `blank`, rows outside 1..T (the initial value h_0) read as 0 here."""
+    """x_{t + offset}. `edge` says how rows outside 1..T read here: as they are ("": h_0, and 0
+    elsewhere), as 0 ("zero": an initial value ignored), or wrapped round ("wrap": Python's xs[-1],
+    x_0 read as x_T)."""
 
     sym: str
     offset: int = 0
-    blank: bool = False
+    edge: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ SEED = Derivation(
         Block((Eq("q", (_chain(Par("V"), Ref("h")), _chain(Par("b_y")))),)),
     ),
     backward=(
-        Block((Eq("dq", (_chain(Ref("w"), Ref("yhat")), Term((Ref("w"), Ref("y")), -1))),)),
+        Block((Eq("e", (_chain(Ref("yhat")), Term((Ref("y"),), -1))), Eq("dq", (_chain(Ref("w"), Ref("e")),)))),
         Block(
             (
                 Eq("c", (_chain(Par("W", True), Ref("dp", 1)),)),
@@ -174,7 +176,7 @@ SEED = Derivation(
         Rows("xs", Eq("dx", (_chain(Par("U", True), Ref("dp")),))),
     ),
     initial=(("h", "h0"),),
-    dims=tuple((s, "H") for s in ("p", "h", "c", "dh", "dp")) + (("q", "K"), ("dq", "K"), ("dx", "D")),
+    dims=(*((s, "H") for s in ("p", "h", "c", "dh", "dp")), ("q", "K"), ("e", "K"), ("dq", "K"), ("dx", "D")),
 )
 
 _sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))
@@ -194,6 +196,8 @@ CONFUSED_FUNCTIONS = {"tanh": ("sigmoid", "relu", "identity"), "dtanh": ("one_mi
 # What a symbol is mistaken for: the gradient before tanh' for the one after (and back), the
 # pre-activation for the state.
 CONFUSED_SYMBOLS = {"dp": "dh", "dh": "dp", "h": "p", "p": "h"}
+# Symbols code keeps in arrays indexed from 0, where x_{t-1} at t = 1 reads xs[-1] = x_T.
+WRAPPED = ("x",)
 GRADIENT_SYMBOL = {"V": "V", "b_y": "b_y", "W": "W", "U": "U", "b_h": "b_h", "h0": "h_0", "xs": "x_t"}
 
 
@@ -241,11 +245,13 @@ class _Run:
             raise Invalid(f"{sym} computed with size {size}, expected {self.seq[sym].shape[1]}")
 
     def read(self, f: Ref, ts: np.ndarray) -> np.ndarray:
-        idx = ts + f.offset
+        T, idx = self.T, ts + f.offset
+        if f.edge == "wrap":
+            idx = np.where((idx < 1) | (idx > T), (idx - 1) % T + 1, idx)
         if f.sym not in self.seq or self.pending.get(f.sym, set()) & set(idx.tolist()):
             raise Invalid(f"{f.sym} is read before it is computed")
-        inside = (idx >= (1 if f.blank else 0)) & (idx <= (self.T if f.blank else self.T + 1))
-        a = self.seq[f.sym][np.clip(idx, 0, self.T + 1)]
+        inside = (idx >= (1 if f.edge == "zero" else 0)) & (idx <= (T if f.edge == "zero" else T + 1))
+        a = self.seq[f.sym][np.clip(idx, 0, T + 1)]
         return np.where(inside[:, None], a, 0.0)
 
     def term(self, term: Term, ts: np.ndarray) -> np.ndarray:
@@ -403,10 +409,13 @@ def _term_mutations(where: str, terms: tuple[Term, ...], forward: bool) -> Itera
             if ref is not None and ref.sym not in ("w", "y", "yhat", "dhs"):
                 for delta in (-1, 1):
                     yield M(MutationKind.SHIFT, (i, j), ref.offset + delta)
+                if ref.sym in WRAPPED and ref.offset == 0:  # x_{t-1} read from an array at t = 1: xs[-1]
+                    yield M(MutationKind.SHIFT, (i, j), (-1, "wrap"))
                 if ref.sym in CONFUSED_SYMBOLS:
                     yield M(MutationKind.CONFUSED, (i, j), CONFUSED_SYMBOLS[ref.sym])
-                if ref.sym == "h" and ref.offset < 0 and not ref.blank:
-                    yield M(MutationKind.INITIAL, (i, j))
+                if ref.sym == "h" and ref.offset < 0 and not ref.edge:  # h_0 ignored, or read as hs[-1]
+                    yield M(MutationKind.INITIAL, (i, j), "zero")
+                    yield M(MutationKind.INITIAL, (i, j), "wrap")
             if isinstance(f, Fn):
                 for other in CONFUSED_FUNCTIONS.get(f.name, ()):
                     yield M(MutationKind.CONFUSED, (i, j), other)
@@ -425,8 +434,8 @@ def mutations(d: Derivation = SEED) -> list[Mutation]:
                 if not forward:
                     out.append(Mutation(MutationKind.SIGN, e.lhs, (), "negate"))
             if b.step != 0 and not forward:  # the loop starts one step late, or stops one early
-                out += [Mutation(MutationKind.LOOP, "loop", ("start",), b.step)]
-                out += [Mutation(MutationKind.LOOP, "loop", ("stop",), -b.step)]
+                out += [Mutation(MutationKind.LOOP, "loop", ("start",), (b.step, scope)) for scope in LOOP_SCOPES[::2]]
+                out += [Mutation(MutationKind.LOOP, "loop", ("stop",), (-b.step, scope)) for scope in LOOP_SCOPES]
     for g in d.gradients:
         name = "d" + g.lhs
         if isinstance(g, Outer):
@@ -468,11 +477,12 @@ def _mutate_factor(f: Factor, m: Mutation) -> Factor:
             return replace(f, name=m.change)
         return replace(f, arg=_mutate_factor(f.arg, m))
     if m.kind is MutationKind.SHIFT:
-        return replace(f, offset=m.change)
+        offset, edge = m.change if isinstance(m.change, tuple) else (m.change, f.edge)
+        return replace(f, offset=f.offset + offset if isinstance(m.change, tuple) else offset, edge=edge)
     if m.kind is MutationKind.CONFUSED:
         return replace(f, sym=m.change)
     if m.kind is MutationKind.INITIAL:
-        return replace(f, blank=True)
+        return replace(f, edge=m.change)
     raise ValueError(m)
 
 
@@ -483,14 +493,31 @@ def apply(d: Derivation, ms: tuple[Mutation, ...]) -> Derivation:
     return d
 
 
+# What a loop bound off by one takes with it: the recurrence alone (the sums computed after it);
+# also dh_0, when code takes it as the last carry left by the loop; or every sum, when code
+# accumulates all the gradients inside the loop.
+LOOP_SCOPES = ("recurrence", "carry", "all")
+
+
+def _loop(d: Derivation, m: Mutation) -> Derivation:
+    delta, scope = m.change
+    bi = next(i for i, b in enumerate(d.backward) if b.step != 0)
+    b = replace(d.backward[bi], **{m.path[0]: getattr(d.backward[bi], m.path[0]) + delta})
+    grads = list(d.gradients)
+    if m.path[0] == "stop" and scope != "recurrence":  # dh_0 = the carry at t = 1: W^T dp_2
+        grads = [replace(g, t=g.t + delta) if isinstance(g, At) else g for g in grads]
+    if scope == "all":  # each sum misses the step the loop skips
+        bound = {"stop": "lo", "start": "hi"}[m.path[0]]
+        grads = [replace(g, **{bound: getattr(g, bound) + delta}) if isinstance(g, Outer) else g for g in grads]
+    return replace(d, backward=(*d.backward[:bi], b, *d.backward[bi + 1 :]), gradients=tuple(grads))
+
+
 def _apply_one(d: Derivation, m: Mutation) -> Derivation:
     if m.path == ("initial",):  # the initial state ignored: its row stays 0
         return replace(d, initial=tuple(i for i in d.initial if i[0] != m.where))
     blocks = d.forward if m.forward else d.backward
     if m.where == "loop":
-        b = next(i for i, b in enumerate(blocks) if b.step != 0)
-        changed = replace(blocks[b], **{m.path[0]: getattr(blocks[b], m.path[0]) + m.change})
-        return replace(d, backward=(*blocks[:b], changed, *blocks[b + 1 :]))
+        return _loop(d, m)
     for bi, b in enumerate(blocks):
         for ei, e in enumerate(b.eqs):
             if e.lhs == m.where:
@@ -563,7 +590,7 @@ def _with(problem: Problem, name: str, value: np.ndarray) -> Problem:
 
 # Symbols of our own notation, shown by what they stand for (the carry c_t = W^T dp_{t+1}), and the
 # equation a change to them is shown in.
-INLINE = {"c": "dh"}
+INLINE = {"c": ("dh", "dh0"), "e": ("dq",)}
 
 
 def _index(offset: int, t: int | str | None) -> str:
@@ -588,7 +615,8 @@ def factor_text(f: Factor, t: int | str | None = None, d: Derivation = SEED) -> 
         eq = next(e for b in d.backward for e in b.eqs if e.lhs == f.sym)
         shift = lambda x: replace(x, offset=x.offset + f.offset) if isinstance(x, Ref) else x
         body = terms_text(tuple(replace(tm, factors=tuple(map(shift, tm.factors))) for tm in eq.terms), t, d=d)
-        return f"-({body})" if eq.negate else body
+        body = f"({body})" if len(eq.terms) > 1 or eq.terms[0].sign < 0 else body
+        return f"-{body}" if eq.negate else body
     return _sub(f.sym, _index(f.offset, t))
 
 
@@ -621,13 +649,20 @@ def _hidden(layer: bool) -> frozenset[str]:
 def equation_text(d: Derivation, where: str, layer: bool = False) -> str:
     """One equation of d as it reads (the mutated one, when d is mutated)."""
     text = _equation_text(d, where, _hidden(layer))
-    return text + " with h_0 = 0" if _blanks(d, where) else text
+    edges = _edges(d, where)
+    if "zero" in edges:
+        text += " with h_0 = 0"
+    if "wrap" in edges:
+        sym = edges["wrap"]
+        text += f" with {sym}_0 read as {sym}_T ({sym}s[t - 1] at t = 1 is {sym}s[-1])"
+    return text
 
 
-def _blanks(d: Derivation, where: str) -> bool:
-    """Does the equation read an initial value as 0 (a Ref with blank)?"""
-    terms, _ = _site(d, replace(Mutation(MutationKind.SIGN, where, ()), where=where))
-    return any((f.arg if isinstance(f, Fn) else f).blank for t in terms for f in t.factors if isinstance(f, Ref | Fn))
+def _edges(d: Derivation, where: str) -> dict[str, str]:
+    """How the equation reads its initial values, where not as they are: {edge: symbol}."""
+    terms, _ = _site(d, Mutation(MutationKind.SIGN, where, ()))
+    refs = [f.arg if isinstance(f, Fn) else f for t in terms for f in t.factors if isinstance(f, Ref | Fn)]
+    return {r.edge: r.sym for r in refs if r.edge}
 
 
 def _equation_text(d: Derivation, where: str, hidden: frozenset[str]) -> str:
@@ -658,14 +693,27 @@ def describe(m: Mutation, d: Derivation = SEED, layer: bool = False) -> tuple[st
     if m.path == ("initial",):
         return f"{m.where}_0 = 0", f"the initial state {m.where}0 is ignored: {m.where}_0 is taken as 0 everywhere"
     if m.kind is MutationKind.LOOP:
-        if m.path[0] == "start":
-            return "for t = T-1..1", "the backward loop starts at t = T - 1: step T is never back-propagated"
-        return "for t = T..2", "the backward loop stops at t = 2: dp_1 is never computed (step 1's terms are missing)"
+        return _loop_words(m)
     mutated = apply(d, (m,))
-    if m.where in INLINE:  # the carry: shown in the equation that reads it, and in dh_0 = c_0
-        text = f"{equation_text(mutated, INLINE[m.where], layer)} and {equation_text(mutated, 'dh0', layer)}"
-        return text, _what(m, d)
+    if m.where in INLINE:  # our own symbols: shown in the equations that read them
+        return " and ".join(equation_text(mutated, w, layer) for w in INLINE[m.where]), _what(m, d)
     return equation_text(mutated, m.where, layer), _what(m, d)
+
+
+def _loop_words(m: Mutation) -> tuple[str, str]:
+    scope = m.change[1]
+    if m.path[0] == "start":
+        what = "the backward loop starts at t = T - 1: dp_T is never computed (it stays 0)"
+        return "for t = T-1..1", what + (
+            ", and every sum, accumulated in the loop, misses its t = T term" if scope == "all" else ""
+        )
+    what = "the backward loop stops at t = 2: dp_1 is never computed (it stays 0)"
+    if scope == "recurrence":
+        return "for t = T..2", what + ", so every t = 1 term through dp_1, and dh_0 = W^T dp_1, is 0"
+    h0 = "dh_0 is the carry the loop leaves, W^T dp_2"
+    if scope == "carry":
+        return "for t = T..2", f"{what}, and {h0}"
+    return "for t = T..2", f"{what}; every sum, accumulated in the loop, misses its t = 1 term; and {h0}"
 
 
 def _site(d: Derivation, m: Mutation) -> tuple[tuple[Term, ...], Outer | At | Rows | None]:
@@ -706,6 +754,8 @@ def _what(m: Mutation, d: Derivation) -> str:
     if m.kind is MutationKind.INITIAL:
         at = -(f.arg if isinstance(f, Fn) else f).offset
         whole = term_text(g.left, at, g.right) if isinstance(g, Outer) else term_text(term, at)
+        if m.change == "wrap":
+            return f"h_0 is read as h_T here (hs[-1] of an array of h_1..h_T), so the t = {at} term {whole} uses h_T"
         return f"h_0 is taken as 0 here, so the t = {at} term {whole} is missing"
     return f"{factor_text(_mutate_factor(f, m), t)} where {factor_text(f, t)} belongs"
 

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from . import catalogue, localisation, mutants
 from .contract import Case
+from .derivation import MutationKind
 from .options import Options
 from .outcome import Diagnosis, Evidence, Failure, Finding, Kind, Mistake, Outcome, Role
 
@@ -84,6 +85,8 @@ def _causes(failure: Failure, ev: Evidence, opts: Options) -> list[Finding]:
     listed = _on_all(lambda x: _catalogue(x, opts), kept)
     if found:  # truncation at k = 1 is the mutant "the recurrent term is missing", said already
         listed = [f for f in listed if not (f.mistake is Mistake.TRUNCATED and f.values["k"] == 1)]
+    if any(f.mistake is Mistake.OTHER_LOSS for f in listed):  # w_t dropped from dq_t: the reduction, named there
+        found = [f for f in found if not f.has(MutationKind.DROP_FACTOR, "dq")]
     found += _readings(listed)
     if loss and not found and loss[0].mistake is Mistake.FORWARD:
         found = [_forward_by_loss(o, opts)] if _forward_by_loss(o, opts) else []
@@ -147,7 +150,7 @@ def _agree(a: Finding, b: Finding) -> bool:
                 return False
     if a.mistake in (Mistake.SCALED_ALL, Mistake.SCALED_ONE):
         return a.arrays == b.arrays and abs(a.values["factor"] - b.values["factor"]) <= 1e-6 * abs(a.values["factor"])
-    return a.arrays == b.arrays or a.mistake not in (Mistake.CLIPPED_NORM, Mistake.CLIPPED_EACH)
+    return a.arrays == b.arrays or a.mistake is not Mistake.CLIPPED_NORM  # by each norm: whichever exceed it
 
 
 def _mutant_findings(failure: Failure, ev: Evidence, opts: Options) -> list[Finding]:

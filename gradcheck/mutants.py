@@ -220,13 +220,12 @@ def finding(group: list[Candidate], role: Role, layer: bool) -> Finding:
     return Finding(
         Mistake.DERIVATION,
         text,
-        frozenset(),
-        role,
-        equation,
-        first.mutations,
-        alternatives,
-        {"consistent": first.consistent},
-        tuple(c.mutations for c in group),
+        role=role,
+        equation=equation,
+        mutations=first.mutations,
+        alternatives=alternatives,
+        readings=tuple(c.mutations for c in group),
+        values={"consistent": first.consistent},
     )
 
 

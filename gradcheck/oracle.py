@@ -583,7 +583,7 @@ def merge(explained: tuple[Explained, ...]) -> tuple[Explained, ...]:
 
 
 def _same_causes(a: Explained, b: Explained) -> bool:
-    return [f.words() for f in a.diagnosis.causes] == [f.words() for f in b.diagnosis.causes]
+    return [f.key() for f in a.diagnosis.causes] == [f.key() for f in b.diagnosis.causes]
 
 
 def assemble(

@@ -243,6 +243,10 @@ class Role(Enum):
     NOTE = "note"  # where it lies, what it needs, what was ruled out
 
 
+# The numbers that say which mistake it is (a threshold, k, c), not how it shows on one problem.
+STABLE = ("threshold", "c", "k", "precision", "loss", "name", "sequence", "consistent")
+
+
 @dataclass(frozen=True)
 class Finding:
     """One statement about a failure: the mistake, the equation the code computes, the arrays."""
@@ -260,6 +264,14 @@ class Finding:
     def has(self, kind, where: str) -> bool:
         """Does any reading of this finding change the site `where` in the way `kind`?"""
         return any(m.kind is kind and m.where == where for r in (self.mutations, *self.readings) for m in r)
+
+    def key(self) -> tuple:
+        """What the finding says, without the numbers of the problem it was found on: two failures
+        with the same keys are one mistake."""
+        fixed = tuple(
+            sorted((k, round(v, 6) if isinstance(v, float) else v) for k, v in self.values.items() if k in STABLE)
+        )
+        return (self.mistake, self.role, self.mutations, fixed)
 
     def words(self) -> str:
         head = f"{self.equation}: {self.text}" if self.equation else self.text

@@ -3,7 +3,7 @@
 Each check takes a gradient function on a Problem (such as bptt.bptt) and raises
 AssertionError with a readable report when the claim fails. The property tests apply them
 to gradcheck's own gradients; test_planted_bugs.py applies them to known mistakes
-(gradcheck.variants) to show that each one can fail.
+(mutants of gradcheck.derivation) to show that each one can fail.
 """
 
 from __future__ import annotations

@@ -10,14 +10,25 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from gradcheck.bptt import bptt, per_step, series, truncated
+from gradcheck.derivation import SEED, Mutation, MutationKind, apply, evaluate
 from gradcheck.strategies import problems
-from gradcheck.variants import VARIANTS, Mistake
 
 from . import checks
 
 ALL = problems(one_hot_inputs=None, zero_h0=None, soft_targets=None, loss=None)
-# The four mistakes the issue names; each changes the recurrent-layer gradients.
-CORE_BUGS = ("no_tanh_derivative", "W_not_transposed", "no_recurrent_term", "h_t_for_h_prev")
+# Four mistakes that change the recurrent-layer gradients, planted as mutants of the derivation.
+CORE_BUGS = {
+    "no_tanh_derivative": Mutation(MutationKind.DROP_FACTOR, "dp", (0, 0)),
+    "W_not_transposed": Mutation(MutationKind.TRANSPOSE, "c", (0, 0)),
+    "no_recurrent_term": Mutation(MutationKind.DROP_TERM, "dh", (1,)),
+    "h_t_for_h_prev": Mutation(MutationKind.SHIFT, "dW", (1, 0), 0),
+}
+
+
+def planted(m: Mutation):
+    """The gradients of the derivation with one mistake planted, as a gradient function."""
+    d = apply(SEED, (m,))
+    return lambda p: evaluate(d, p).arrays
 
 
 def fails_somewhere(prop, strategy=ALL, max_examples=40) -> bool:
@@ -65,7 +76,7 @@ def fails_somewhere(prop, strategy=ALL, max_examples=40) -> bool:
     ],
 )
 def test_agreement_properties_catch_core_bugs(prop, bug):
-    mistaken = VARIANTS[Mistake(bug)]
+    mistaken = planted(CORE_BUGS[bug])
     assert fails_somewhere(lambda p: prop(mistaken, p))
 
 

@@ -132,8 +132,8 @@ def test_the_models_own_backward_pass_is_the_recursion():
 def test_the_model_keeps_the_dtype_it_is_given():
     """model.py is generic in the dtype (float32 for the lower-precision diagnosis, complex for the
     complex step): the states come back in the problem's own dtype."""
+    from gradcheck.catalogue import in_precision
     from gradcheck.model import forward
-    from gradcheck.variants import in_precision
 
     problem = build_problem((3, 4, 5, 6), Scales(1.0, 1.0, 1.0, 0.5, 1.0, 0.0), 2)
     f32 = problem._replace(params=problem.params._replace(**{k: v.astype(np.float32) for k, v in

@@ -17,8 +17,10 @@ import numpy as np
 BUG = "backward_loop_skips_first"
 LOSS = "sum"
 CLASS = "loop_bound"
-EQUATION = ("every sum runs over t = 2..T: dV, db_y, dU, dW, db_h miss their t = 1 terms, "
-            "and dh0 = W^T dp_2 (0 when T = 1) instead of W^T dp_1")
+EQUATION = (
+    "every sum runs over t = 2..T: dV, db_y, dU, dW, db_h miss their t = 1 terms, "
+    "and dh0 = W^T dp_2 (0 when T = 1) instead of W^T dp_1"
+)
 
 
 def rnn_step_forward(x, prev_h, U, W, b):
@@ -28,7 +30,7 @@ def rnn_step_forward(x, prev_h, U, W, b):
 
 def rnn_step_backward(dnext_h, cache, U, W):
     x, prev_h, next_h = cache
-    dp = (1.0 - next_h ** 2) * dnext_h
+    dp = (1.0 - next_h**2) * dnext_h
     return U.T @ dp, W.T @ dp, np.outer(dp, x), np.outer(dp, prev_h), dp
 
 

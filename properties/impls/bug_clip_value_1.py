@@ -51,5 +51,12 @@ def grads(params, xs, ys, h0):
     for dparam in [dWxh, dWhh, dWhy, dbh, dby]:
         np.clip(dparam, -1, 1, out=dparam)  # BUG: clip to mitigate exploding gradients
 
-    return {"U": dWxh, "W": dWhh, "V": dWhy, "b_h": dbh.ravel(), "b_y": dby.ravel(),
-            "h0": dhnext.ravel(), "loss": float(loss)}
+    return {
+        "U": dWxh,
+        "W": dWhh,
+        "V": dWhy,
+        "b_h": dbh.ravel(),
+        "b_y": dby.ravel(),
+        "h0": dhnext.ravel(),
+        "loss": float(loss),
+    }

@@ -49,5 +49,12 @@ def grads(params, xs, ys, h0):
         dWhh += dhraw @ hs[t - 1].T
         dhnext = Whh.T @ dhraw
 
-    return {"U": dWxh, "W": dWhh, "V": dWhy, "b_h": dbh[:, 0], "b_y": dby[:, 0], "h0": dhnext[:, 0],
-            "loss": float(loss)}
+    return {
+        "U": dWxh,
+        "W": dWhh,
+        "V": dWhy,
+        "b_h": dbh[:, 0],
+        "b_y": dby[:, 0],
+        "h0": dhnext[:, 0],
+        "loss": float(loss),
+    }

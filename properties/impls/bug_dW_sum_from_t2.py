@@ -51,5 +51,12 @@ def grads(params, xs, ys, h0):
             dWhh += np.dot(dhraw, hs[t - 1].T)
         dhnext = np.dot(Whh.T, dhraw)
 
-    return {"U": dWxh, "W": dWhh, "V": dWhy, "b_h": dbh.ravel(), "b_y": dby.ravel(),
-            "h0": dhnext.ravel(), "loss": float(loss)}
+    return {
+        "U": dWxh,
+        "W": dWhh,
+        "V": dWhy,
+        "b_h": dbh.ravel(),
+        "b_y": dby.ravel(),
+        "h0": dhnext.ravel(),
+        "loss": float(loss),
+    }

@@ -25,7 +25,7 @@ def rnn_step_forward(x, prev_h, U, W, b):
 
 def rnn_step_backward(dnext_h, cache, U, W):
     x, prev_h, next_h = cache
-    dp = (1.0 - next_h ** 2) * dnext_h
+    dp = (1.0 - next_h**2) * dnext_h
     dx = U.T @ dp
     dprev_h = W.T @ dp
     dU = np.outer(dp, x)

@@ -36,8 +36,13 @@ def grads(params, xs, ys, h0):
         probs.append(np.exp(q - lse))
         loss += lse - q[int(ys[t])]
 
-    grads_ = {"U": np.zeros_like(U), "W": np.zeros_like(W), "V": np.zeros_like(V),
-              "b_h": np.zeros_like(b_h), "b_y": np.zeros_like(b_y)}
+    grads_ = {
+        "U": np.zeros_like(U),
+        "W": np.zeros_like(W),
+        "V": np.zeros_like(V),
+        "b_h": np.zeros_like(b_h),
+        "b_y": np.zeros_like(b_y),
+    }
     dy = np.zeros_like(b_y)
     dh_next = np.zeros_like(b_h)
     for t in reversed(range(T)):

@@ -38,8 +38,13 @@ def forward(RNN, X, h0):
 
 
 def grads(params, xs, ys, h0):
-    RNN = {"U": params["U"], "W": params["W"], "V": params["V"],
-           "b": params["b_h"].reshape(-1, 1), "c": params["b_y"].reshape(-1, 1)}
+    RNN = {
+        "U": params["U"],
+        "W": params["W"],
+        "V": params["V"],
+        "b": params["b_h"].reshape(-1, 1),
+        "c": params["b_y"].reshape(-1, 1),
+    }
     X = np.asarray(xs, dtype=np.float64).T  # (d, tau), one column per step
     tau = X.shape[1]
     K = RNN["V"].shape[0]
@@ -66,5 +71,12 @@ def grads(params, xs, ys, h0):
     grad_b = dA.sum(axis=0).reshape(-1, 1)
     dh0 = RNN["W"].T @ dA[0]
 
-    return {"U": grad_U, "W": grad_W, "V": grad_V, "b_h": grad_b.ravel(), "b_y": grad_c.ravel(),
-            "h0": dh0, "loss": float(loss)}
+    return {
+        "U": grad_U,
+        "W": grad_W,
+        "V": grad_V,
+        "b_h": grad_b.ravel(),
+        "b_y": grad_c.ravel(),
+        "h0": dh0,
+        "loss": float(loss),
+    }

@@ -42,7 +42,7 @@ def rnn_forward(x, a0, parameters):
 def rnn_cell_backward(da_next, cache):
     a_next, a_prev, xt, parameters = cache
     Wax, Waa = parameters["Wax"], parameters["Waa"]
-    dtanh = (1 - a_next ** 2) * da_next
+    dtanh = (1 - a_next**2) * da_next
     dxt = np.dot(Wax.T, dtanh)
     dWax = np.outer(dtanh, xt)
     da_prev = np.dot(Waa.T, dtanh)

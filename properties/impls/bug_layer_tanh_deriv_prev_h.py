@@ -30,7 +30,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
 
 def rnn_step_backward(dnext_h, cache):
     x, prev_h, Wx, Wh, next_h = cache
-    da = dnext_h * (1 - prev_h ** 2)  # BUG: next_h is meant
+    da = dnext_h * (1 - prev_h**2)  # BUG: next_h is meant
     dx = da.dot(Wx.T)
     dprev_h = da.dot(Wh.T)
     dWx = x.T.dot(da)
@@ -68,7 +68,8 @@ def rnn_backward(dh, cache):
 
 
 def grads(params, xs, h0, dhs):
-    h, cache = rnn_forward(np.asarray(xs, dtype=np.float64), np.asarray(h0, dtype=np.float64),
-                           params["U"].T, params["W"].T, params["b_h"])
+    h, cache = rnn_forward(
+        np.asarray(xs, dtype=np.float64), np.asarray(h0, dtype=np.float64), params["U"].T, params["W"].T, params["b_h"]
+    )
     dx, dh0, dWx, dWh, db = rnn_backward(np.asarray(dhs, dtype=np.float64), cache)
     return {"U": dWx.T, "W": dWh.T, "b_h": db, "xs": dx, "h0": dh0, "hs": h}

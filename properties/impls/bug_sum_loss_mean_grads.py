@@ -42,5 +42,12 @@ def grads(params, xs, ys, h0):
     for t in range(T - 1, -1, -1):
         dP[t] = (1.0 - Hs[t + 1] ** 2) * (dHout[t] + carry)
         carry = W.T @ dP[t]
-    return {"U": dP.T @ X, "W": dP.T @ Hs[:-1], "V": dQ.T @ Hs[1:], "b_h": dP.sum(0), "b_y": dQ.sum(0),
-            "h0": carry, "loss": float(loss)}
+    return {
+        "U": dP.T @ X,
+        "W": dP.T @ Hs[:-1],
+        "V": dQ.T @ Hs[1:],
+        "b_h": dP.sum(0),
+        "b_y": dQ.sum(0),
+        "h0": carry,
+        "loss": float(loss),
+    }

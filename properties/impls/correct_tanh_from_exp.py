@@ -1,4 +1,4 @@
-"""Correct vanilla-RNN layer (CONTRACT "batch-layer") that writes tanh out with exponentials; hard-codes h0 = 0.
+"""Correct vanilla-RNN layer (CONTRACT "batch-layer") with tanh written out in exponentials; h0 = 0.
 
 The layer's forward pass computes
 
@@ -23,6 +23,9 @@ LOSS = "sum"  # L = sum_{n,t} dhs[n, t] . h[n, t]
 CONTRACT = "batch-layer"
 BATCH_LOSS = "sum"
 REQUIRES = ["zero_h0"]
+# Where exp overflows the code returns NaN: judged correct elsewhere (test_oracle checks the overflow
+# is found and named when the regime is not skipped).
+SKIP_REGIMES = ["huge_preactivations"]
 
 
 def tanh(p):
