@@ -36,6 +36,11 @@ from .strategies import round_problem
 # dtype), half precision in float32 code (autocast). A coarser one still would "explain" any error
 # of a few per cent, a wrong loss term included, and explain nothing.
 LOWER = {"float64": ("float32",), "float32": ("float16", "bfloat16")}
+# Code computing in the coarser precision errs by a sizeable part of that precision's tolerance; code
+# in the finer one that overshoots its own tolerance errs a million times less. The lower precision
+# is named only where the error is at least this part of the coarser tolerance (float64 code at 1.3
+# times its tolerance is not float32 code).
+LOWER_EVIDENCE = 1e-3
 # A factor found by least squares is "the same" across arrays, or "exactly" 1/T or N, to this
 # relative precision (far below any round-off tolerance a factor passes through).
 SAME_FACTOR = 1e-9
@@ -81,8 +86,10 @@ def lower_precision(o: Outcome, opts: Options) -> Finding | None:
         pr = PRECISIONS[name]
         rounded = o.case.with_problems(tuple(round_problem(p, pr) for p in o.case.problems))
         candidate = combine(rounded, [in_precision(p, pr) for p in rounded.problems])
-        low = Outcome(o.case, o.kind, result=o.result, reference=o.reference, tolerance=tolerance(rounded, pr).tol)
-        if fit(low, candidate, pr) <= 1.0:
+        tol = tolerance(rounded, pr).tol
+        low = Outcome(o.case, o.kind, result=o.result, reference=o.reference, tolerance=tol)
+        size = max(compare_array(k, o.result[k], o.reference[k], tol[k]).ratio for k in o.failing)
+        if size >= LOWER_EVIDENCE and fit(low, candidate, pr) <= 1.0:
             text = (
                 f"the arithmetic is {name} (the result is right to {name} precision only); if that is intended, "
                 f"run with --dtype {name}"
@@ -177,7 +184,9 @@ def scalings(o: Outcome, opts: Options) -> list[Finding]:
         if 0 < s < 1:
             tau = s * norm(subset)
             rest = "" if every else f"; {', '.join(k for k in grads if k not in scaled)} not"
-            text = f"{who} clipped by the joint L2 norm to {tau:.6g} (scaled by {s:.6g} on this problem){rest}"
+            norm = "their joint L2 norm" if len(subset) > 1 else "its L2 norm"
+            verb = "is" if len(subset) == 1 or every else "are"
+            text = f"{who} {verb} clipped by {norm} to {tau:.6g} (scaled by {s:.6g} on this problem){rest}"
             out.append(
                 Finding(
                     Mistake.CLIPPED_NORM,
@@ -212,8 +221,9 @@ def _each_norm(grads: dict, ref: dict, scaled: dict[str, float]) -> list[Finding
     tau = float(np.mean(list(taus.values())))
     untouched = [k for k in grads if k not in scaled]
     above = [k for k in untouched if np.sqrt(np.sum(ref[k] ** 2)) > tau * (1 + 1e-6)]
-    tail = f" ({', '.join(above)} not, although above it)" if above else ""
-    text = f"each gradient is clipped by its own L2 norm to {tau:.6g}{tail}: here {', '.join(taus)}"
+    if above:  # an array above the threshold left alone: a subset is clipped (the joint-norm reading)
+        return []
+    text = f"each gradient is clipped by its own L2 norm to {tau:.6g}: here {', '.join(taus)}"
     return [Finding(Mistake.CLIPPED_EACH, text, frozenset(taus), values={"threshold": tau})]
 
 
@@ -238,8 +248,10 @@ def clipped_by_value(o: Outcome, opts: Options) -> Finding | None:
         return None
     if not (o.failing - {"loss", "hs"}) <= set(inside):
         return None
-    tail = f" ({', '.join(untouched)} not)" if untouched else ""
-    who = "every gradient entry is" if not untouched else f"the entries of {', '.join(inside)} are"
+    tail = f"; {', '.join(untouched)} not, although above it" if untouched else ""
+    who = "every gradient entry is" if not untouched else "gradient entries are"
+    seen = [k for k in grads if k in over]
+    tail = f" (seen in {', '.join(seen)}{tail})" if untouched else tail
     return Finding(
         Mistake.CLIPPED_VALUE,
         f"{who} clipped to [-{c:.6g}, {c:.6g}] (np.clip){tail}",

@@ -189,15 +189,16 @@ FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "dtanh": (lambda h: 1.0 - h * h, "(1 - {}^2)"),
     "one_minus": (lambda h: 1.0 - h, "(1 - {})"),
     "dsigmoid": (lambda h: h * (1.0 - h), "{} (1 - {})"),
+    "one_plus_sq": (lambda h: 1.0 + h * h, "(1 + {}^2)"),
 }
 # What a function is mistaken for: another nonlinearity in the forward pass; for tanh's derivative
-# 1 - h^2, the square forgotten or the sigmoid's derivative h (1 - h).
-CONFUSED_FUNCTIONS = {"tanh": ("sigmoid", "relu", "identity"), "dtanh": ("one_minus", "dsigmoid")}
+# 1 - h^2, the square forgotten, the sigmoid's derivative h (1 - h), or the sign inside flipped.
+CONFUSED_FUNCTIONS = {"tanh": ("sigmoid", "relu", "identity"), "dtanh": ("one_minus", "dsigmoid", "one_plus_sq")}
 # What a symbol is mistaken for: the gradient before tanh' for the one after (and back), the
 # pre-activation for the state.
 CONFUSED_SYMBOLS = {"dp": "dh", "dh": "dp", "h": "p", "p": "h"}
 # Symbols code keeps in arrays indexed from 0, where x_{t-1} at t = 1 reads xs[-1] = x_T.
-WRAPPED = ("x",)
+WRAPPED = ("x", "y")
 GRADIENT_SYMBOL = {"V": "V", "b_y": "b_y", "W": "W", "U": "U", "b_h": "b_h", "h0": "h_0", "xs": "x_t"}
 
 
@@ -406,7 +407,7 @@ def _term_mutations(where: str, terms: tuple[Term, ...], forward: bool) -> Itera
             if len(term.factors) > 1:
                 yield M(MutationKind.DROP_FACTOR, (i, j))
             ref = f.arg if isinstance(f, Fn) else f if isinstance(f, Ref) else None
-            if ref is not None and ref.sym not in ("w", "y", "yhat", "dhs"):
+            if ref is not None and ref.sym not in ("w", "yhat", "dhs"):
                 for delta in (-1, 1):
                     yield M(MutationKind.SHIFT, (i, j), ref.offset + delta)
                 if ref.sym in WRAPPED and ref.offset == 0:  # x_{t-1} read from an array at t = 1: xs[-1]

@@ -85,6 +85,12 @@ def _causes(failure: Failure, ev: Evidence, opts: Options) -> list[Finding]:
     listed = _on_all(lambda x: _catalogue(x, opts), kept)
     if found:  # truncation at k = 1 is the mutant "the recurrent term is missing", said already
         listed = [f for f in listed if not (f.mistake is Mistake.TRUNCATED and f.values["k"] == 1)]
+    if found:  # a factor -1 is a sign flipped, which the mutant places
+        listed = [
+            f
+            for f in listed
+            if not (f.mistake in (Mistake.SCALED_ALL, Mistake.SCALED_ONE) and f.values["factor"] == -1)
+        ]
     if any(f.mistake is Mistake.OTHER_LOSS for f in listed):  # w_t dropped from dq_t: the reduction, named there
         found = [f for f in found if not f.has(MutationKind.DROP_FACTOR, "dq")]
     found += _readings(listed)

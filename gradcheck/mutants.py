@@ -64,13 +64,14 @@ def _plain(m: Mutation) -> int:
 class Candidate:
     mutations: tuple[Mutation, ...]
     consistent: bool = False  # a forward-pass mutant read as its own model's true gradient
+    clip: tuple[float, tuple[str, ...]] | None = None  # and then these arrays clipped to [-c, c]
 
     @property
     def forward(self) -> bool:
         return any(m.forward for m in self.mutations)
 
     def plainness(self) -> tuple:
-        return (len(self.mutations), self.forward, *(_plain(m) for m in self.mutations))
+        return (len(self.mutations) + (self.clip is not None), self.forward, *(_plain(m) for m in self.mutations))
 
 
 def values(case: Case, c: Candidate, names: Iterable[str]) -> dict[str, np.ndarray] | None:
@@ -89,6 +90,8 @@ def values(case: Case, c: Candidate, names: Iterable[str]) -> dict[str, np.ndarr
         return None
     with np.errstate(all="ignore"):
         out = combine(case, per, hs)
+    if c.clip is not None:
+        out |= {k: np.clip(out[k], -c.clip[0], c.clip[0]) for k in c.clip[1] if k in out}
     return out if all(np.all(np.isfinite(a)) for a in out.values()) else None
 
 
@@ -165,7 +168,23 @@ def matching(kept: tuple[Outcome, ...], others: tuple[Outcome, ...], pr: Precisi
             if (a.mutations[0].where, a.mutations[0].path) != (b.mutations[0].where, b.mutations[0].path)
         ]
         fits = [c for c in pairs if _explains_all(c, [smallest, *rest], others, pr)]
+    if not fits:
+        fits = [c for c in _clipped([smallest, *rest], close) if _explains_all(c, [smallest, *rest], others, pr)]
     return _groups(fits, [*kept, *others]) if fits else []
+
+
+def _clipped(kept: list[Outcome], close: list[Candidate]) -> list[Candidate]:
+    """The closest singles with their gradients then clipped by value, as code clips before an update
+    (c: the largest |entry| returned in a failing array of any kept problem, where the clip binds;
+    the parameters, with h0 or without)."""
+    c = max(
+        (float(np.max(np.abs(o.result[k]), initial=0.0)) for o in kept for k in o.failing if k not in ("loss", "hs")),
+        default=0.0,
+    )
+    o = kept[0]
+    params = tuple(k for k in o.case.contract.parameters if k in o.result)
+    sets = {params, (*params, *(k for k in ("h0", "xs") if k in o.result))}
+    return [Candidate(x.mutations, x.consistent, (c, arrays)) for x in close for arrays in sets if c > 0]
 
 
 def _explains_all(c: Candidate, kept: list[Outcome], others: tuple[Outcome, ...], pr: Precision) -> bool:
@@ -236,6 +255,8 @@ def _words(c: Candidate, layer: bool) -> tuple[str, str]:
     if c.forward:
         how = "its own (mistaken) model's true gradient" if c.consistent else "the backward pass run on these states"
         text += f" (in the forward pass; the gradients are {how})"
+    if c.clip is not None:
+        text += f"; and then the entries of {', '.join(c.clip[1])} are clipped to [-{c.clip[0]:.6g}, {c.clip[0]:.6g}]"
     return equation, text
 
 

@@ -460,8 +460,9 @@ def loss_check(impl, opts: Options, o: Outcome) -> LossCheck | None:
     return LossCheck(float(o.result["loss"]), float(o.reference["loss"]), tuple(rates))
 
 
-def count_failures(impl, opts: Options, examples: int) -> tuple[int, int]:
-    """(problems run, problems failed) over a search that does not stop at a failure."""
+def count_failures(impl, opts: Options, examples: int, kind: Kind) -> tuple[int, int]:
+    """(problems run, problems that failed as `kind`) over a search that does not stop at a failure
+    (a failure of another kind is another mistake's, and says nothing of this one's conditions)."""
     ref_fn, seen = reference_function(opts), [0, 0]
 
     @hypothesis_seed(opts.seed + 1)
@@ -470,7 +471,7 @@ def count_failures(impl, opts: Options, examples: int) -> tuple[int, int]:
     def prop(case: Case) -> None:
         out = judge(impl, case, opts, ref_fn)
         seen[0] += 1
-        seen[1] += not out.ok
+        seen[1] += out.kind is kind
         if out.kind is Kind.HANG:
             raise _Abort(out)
 
@@ -497,12 +498,12 @@ def probe_trials(opts: Options) -> list[tuple[Options, Condition]]:
     return trials
 
 
-def probe(impl, opts: Options, ev: Evidence) -> Evidence:
+def probe(impl, opts: Options, ev: Evidence, kind: Kind) -> Evidence:
     """The evidence with narrowed searches (each leaves out one condition) and the un-narrowed
-    baseline they are weighed against, counted without stopping at failures."""
+    baseline they are weighed against, counting failures of the kind probed, without stopping."""
     n = min(PROBE_EXAMPLES, opts.examples)
-    run, failed = count_failures(impl, opts, n)
-    probes = tuple(ProbeResult(c, *count_failures(impl, narrowed, n)) for narrowed, c in probe_trials(opts))
+    run, failed = count_failures(impl, opts, n, kind)
+    probes = tuple(ProbeResult(c, *count_failures(impl, narrowed, n, kind)) for narrowed, c in probe_trials(opts))
     return replace(ev, baseline=ProbeResult(None, run, failed), probes=probes)
 
 
@@ -527,7 +528,7 @@ def explain(impl, opts: Options, failure: Failure, found: SearchResult) -> Expla
         ev = trial(impl, opts, ev, split)
         diag = diagnose(failure, ev, opts)
     if needs_probes(failure, diag):
-        ev = probe(impl, opts, ev)
+        ev = probe(impl, opts, ev, failure.smallest.kind)
         diag = diagnose(failure, ev, opts)
     return Explained(failure, ev, diag)
 
