@@ -288,6 +288,9 @@ def test_truncation_matches_jax_on_windows_of_k_steps(cell, data):
     assert_close(hand_gradients(p, layer=True, k=k), jax_truncated(p, k), p, f"truncation at k = {k} and JAX's")
 
 
+TORCH_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+
+
 def torch_module(cell: Cell, p: CellProblem):
     """torch.nn.RNN / GRU / LSTM in float64 holding the problem's weights (tanh, relu: b_hh = 0)."""
     import torch
@@ -295,11 +298,10 @@ def torch_module(cell: Cell, p: CellProblem):
     D, H = p.xs.shape[1], p.h0.shape[0]
     make = {Cell.GRU: torch.nn.GRU, Cell.LSTM: torch.nn.LSTM}.get(cell)
     m = (make(D, H) if make else torch.nn.RNN(D, H, nonlinearity=cell.value)).double()
-    weights = (p.rec["W_ih"], p.rec["W_hh"], p.rec["b_ih"], p.rec["b_hh"]) if make else (
-        p.rec["U"], p.rec["W"], p.rec["b_h"], np.zeros(H))  # fmt: skip
+    rec = p.rec if make else {"W_ih": p.rec["U"], "W_hh": p.rec["W"], "b_ih": p.rec["b_h"], "b_hh": np.zeros(H)}
     with torch.no_grad():
-        for name, w in zip(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), weights, strict=True):
-            getattr(m, name).copy_(torch.from_numpy(w))
+        for name, key in zip(TORCH_NAMES, ("W_ih", "W_hh", "b_ih", "b_hh"), strict=True):
+            getattr(m, name).copy_(torch.from_numpy(rec[key]))
     return torch, m
 
 
@@ -347,9 +349,8 @@ def torch_gradients(cell: Cell, p: CellProblem) -> dict:
     state = h0 if cell is not Cell.LSTM else (h0, torch.from_numpy(p.c0)[None, None, :].requires_grad_())
     out, _ = m(x, state)
     (out[:, 0] * torch.from_numpy(p.g)).sum().backward()
-    torch_names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
     names = RECURRENT_NAMES[cell] if GATES[cell] > 1 else ("U", "W", "b_h", None)
-    out = {n: getattr(m, t).grad.numpy() for n, t in zip(names, torch_names, strict=True) if n}
+    out = {n: getattr(m, t).grad.numpy() for n, t in zip(names, TORCH_NAMES, strict=True) if n}
     out.update(xs=x.grad.numpy()[:, 0], h0=h0.grad.numpy()[0, 0])
     if cell is Cell.LSTM:
         out["c0"] = state[1].grad.numpy()[0, 0]
