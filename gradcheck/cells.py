@@ -341,7 +341,7 @@ def run_backward(
 ) -> dict:
     """Gradients of L = sum_t g_t . h_t (g (T, H) constant) by BPTT (module docstring), O(T H^2).
 
-    traj: run_forward's for the same rec and xs. k = None: full BPTT; k >= 1: truncated BPTT, the
+    xs (T, D); traj: run_forward's for the same rec and xs. k = None: full BPTT; k >= 1: truncated BPTT, the
     seed's series cut after k terms per step (k >= T is the full gradient). Returns the gradient
     of every recurrent parameter, "h0", "c0" (LSTM only) and "xs" (T, D).
     """
@@ -424,6 +424,8 @@ def run_tangent(
     cell: Cell | str, rec: Mapping[str, Any], xs: Any, h0: Any, c0: Any, tangents: Mapping[str, Any]
 ) -> np.ndarray:
     """dhs (T, H): the tangent (dh_t/dθ) v of every h_t for a direction v, carried forward, O(T H^2).
+
+    xs (T, D), h0 (H,), c0 (H,) for the LSTM (None: zeros) and None otherwise, as in run_forward.
 
     tangents: arrays of the recurrent parameters' shapes, "h0" and "c0" (LSTM) (a missing key is a
     zero tangent). Then dL . v = sum_t g_t . dhs_t for L = sum_t g_t . h_t (`run_backward`).
