@@ -35,7 +35,7 @@ from .problem import PARAM_NAMES, Problem, make_problem
 
 # The literal series costs about T^2/2 * (2 H^3 + H^2 D) flops (counted as T^2 (2 H^3 + H^2 D)
 # below, for margin) and runs at about 2.3 GFLOP/s on a 2-core machine (T=100, H=64 took
-# 2.3 s; `python -m gradcheck bench`). Beyond this budget, about 10 s, it refuses and points at
+# 2.3 s; `python benchmarks/bench.py`). Beyond this budget, about 10 s, it refuses and points at
 # the recursion: T = 1000 at H = 16 passes, T = 200 at H = 64 does not.
 SERIES_FLOP_LIMIT = 2e10
 

@@ -16,9 +16,9 @@ BATCH_LOSSES = ("sum", "mean")  # the reduction over the N sequences of a batch
 REFERENCES = ("bptt", "jax")  # gradcheck's recursion, or JAX autodiff
 # Flags that restrict the problems to what the code under test can take (each a bool option).
 FLAGS = ("no_bias", "zero_h0", "one_hot_inputs", "same_io_dim")
-# 200 random problems: every regime is drawn with probability 1/7 per problem, so the chance
+# 200 random problems: every regime is drawn with probability 1/8 per problem, so the chance
 # that one regime (and the bugs only it shows: large logits, saturation, clipping at large
-# gradients) is never drawn is 7 (6/7)^200 ~ 3e-13; h0 != 0 and one-hot inputs come up half
+# gradients) is never drawn is 8 (7/8)^200 ~ 2e-11; h0 != 0 and one-hot inputs come up half
 # the time. The coverage set then runs each regime twice more (h0 = 0 and not) regardless.
 DEFAULT_EXAMPLES = 200
 DEFAULT_MAX_BATCH = 8
