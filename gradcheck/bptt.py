@@ -87,8 +87,21 @@ def backward_recursion(dh_out: np.ndarray, hs: np.ndarray, W: np.ndarray) -> np.
     return dp
 
 
+def cell_bptt(problem: Problem, k: int | None = None) -> dict:
+    """Gradients of a Problem of another cell than the seed's (cells.run_backward; k: truncated
+    to k terms per step), in the contract's names, plus "xs"."""
+    from .cells import run_backward
+
+    fw = forward(problem)
+    dq = output_error(problem, fw.log_yhat)
+    rec = run_backward(problem.cell, problem.recurrent, problem.xs, fw.traj, direct_state_gradient(problem, dq), k=k)
+    return {**rec, "V": dq.T @ fw.hs[1:], "b_y": dq.sum(axis=0), "loss": float(problem.weights @ fw.E)}
+
+
 def bptt(problem: Problem) -> dict:
     """Gradients of a validated Problem by the backward recursion, plus "xs" (see as_dict)."""
+    if problem.cell != "tanh":
+        return cell_bptt(problem)
     fw = forward(problem)
     dq = output_error(problem, fw.log_yhat)
     dp = backward_recursion(direct_state_gradient(problem, dq), fw.hs, problem.params.W)
@@ -177,6 +190,8 @@ def truncated(problem: Problem, k: int) -> dict:
     At lag j, G[s] = dE_t/dh_s for t = s + j (0-based s), so that
     dp = (1 - h_s^2) * G adds dp h_{s-1}^T to dW, and G for lag j+1 is W^T dp_{s+1}.
     """
+    if problem.cell != "tanh":
+        return cell_bptt(problem, k)
     fw = forward(problem)
     dq = output_error(problem, fw.log_yhat)
     W, xs, hs = problem.params.W, problem.xs, fw.hs

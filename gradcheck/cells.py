@@ -67,7 +67,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .problem import GradcheckError
+from .errors import GradcheckError
 
 
 class Cell(StrEnum):

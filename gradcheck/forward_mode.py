@@ -43,9 +43,12 @@ def _output_error(problem: Problem, fw: Forward) -> np.ndarray:
 
 
 def jvp_problem(problem: Problem, tangents: Mapping[str, np.ndarray]) -> float:
-    """dE . v for a validated Problem (module docstring); tangents as in `jvp`."""
+    """dE . v for a validated Problem (module docstring); tangents as in `jvp`. Another cell than the
+    seed's carries its tangents with cells.run_tangent."""
     fw = forward(problem)
     dq = _output_error(problem, fw)
+    if problem.cell != "tanh":
+        return _cell_jvp(problem, fw, dq, tangents)
     (U, W, V, b_h, b_y), hs, xs = problem.params, fw.hs, problem.xs
     v = {
         k: np.broadcast_to(np.asarray(tangents.get(k, 0.0), dtype=np.float64), shape)
@@ -69,6 +72,18 @@ def jvp_problem(problem: Problem, tangents: Mapping[str, np.ndarray]) -> float:
     if problem.dhs is not None:
         total += float(np.sum(problem.dhs * s))
     return total
+
+
+def _cell_jvp(problem: Problem, fw: Forward, dq: np.ndarray, tangents: Mapping[str, np.ndarray]) -> float:
+    """dE . v = sum_t dq_t . (v_V h_t + v_b_y + V s_t) (+ dhs_t . s_t), s_t the tangent of h_t."""
+    from .cells import run_tangent
+
+    rec_v = {k: v for k, v in tangents.items() if k not in ("V", "b_y")}
+    s = run_tangent(problem.cell, problem.recurrent, problem.xs, problem.h0, problem.c0, rec_v)
+    zero = lambda k: np.zeros_like(getattr(problem.params, k))
+    vV, vb = np.asarray(tangents.get("V", zero("V"))), np.asarray(tangents.get("b_y", zero("b_y")))
+    total = float(np.sum(dq * (fw.hs[1:] @ vV.T + vb + s @ problem.params.V.T)))
+    return total + (float(np.sum(problem.dhs * s)) if problem.dhs is not None else 0.0)
 
 
 def jvp(

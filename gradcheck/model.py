@@ -37,6 +37,7 @@ class Forward(NamedTuple):
     q: np.ndarray  # (T, K): q[t-1] = q_t, the logits
     log_yhat: np.ndarray  # (T, K)
     E: np.ndarray  # (T,): the per-step losses E_t
+    traj: object = None  # cells.Trajectory of another cell than the seed's (its gates, c_t)
 
 
 def hidden_states(params: Params, xs: np.ndarray, h0: np.ndarray) -> np.ndarray:
@@ -55,15 +56,21 @@ def step_losses(log_yhat: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def forward(problem: Problem) -> Forward:
-    """The whole forward pass of a problem."""
-    p = problem.params
-    hs = hidden_states(p, problem.xs, problem.h0)
+    """The whole forward pass of a problem (another cell than the seed's: cells.run_forward)."""
+    p, traj = problem.params, None
+    if problem.cell == "tanh":
+        hs = hidden_states(p, problem.xs, problem.h0)
+    else:
+        from .cells import run_forward
+
+        traj = run_forward(problem.cell, problem.recurrent, problem.xs, problem.h0, problem.c0)
+        hs = traj.hs
     q = hs[1:] @ p.V.T + p.b_y
     log_yhat = log_softmax(q)
     E = step_losses(log_yhat, problem.Y)
     if problem.dhs is not None:  # the layer's loss L = sum_t dhs_t . h_t (the dead output layer adds 0)
         E = E + np.sum(problem.dhs * hs[1:], axis=-1)
-    return Forward(hs, q, log_yhat, E)
+    return Forward(hs, q, log_yhat, E, traj)
 
 
 def loss(problem: Problem) -> float:
