@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "properties"))
 
+from test_oracle import BUGGY, load, options_for  # noqa: E402
+
 import gradcheck  # noqa: E402
 from gradcheck import oracle  # noqa: E402
 from gradcheck.derivation import SEED, mutations  # noqa: E402
 from gradcheck.mutants import PAIR_POOL  # noqa: E402
-from test_oracle import BUGGY, load, options_for  # noqa: E402
 
 
 def main() -> None:

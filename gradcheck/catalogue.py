@@ -196,7 +196,8 @@ def scalings(o: Outcome, opts: Options) -> list[Finding]:
                 )
             )
         mistake = Mistake.SCALED_ALL if every else Mistake.SCALED_ONE
-        text = f"{who} {'is' if every or len(subset) == 1 else 'are'} the reference times {s:.10g} (relative error {s - 1:.3g})"
+        verb = "is" if every or len(subset) == 1 else "are"
+        text = f"{who} {verb} the reference times {s:.10g} (relative error {s - 1:.3g})"
         out.append(Finding(mistake, text, frozenset(subset), values={"factor": s}))
         return out + (_each_norm(grads, ref, scaled) if len(subset) == 1 else [])
     out += _each_norm(grads, ref, scaled)
@@ -386,7 +387,8 @@ def loss_findings(o: Outcome, ev: Evidence, opts: Options) -> list[Finding]:
             "gradients: consistent, but not the seed's model (judge it with gradcheck taylor)"
         )
         return [Finding(Mistake.LOSS, text, frozenset({"loss"}) | o.failing, values={"lambda": l2[0], "name": "l2"})]
-    text = f"the forward pass (the loss) is not the model's: loss {got:.10g}, reference {float(o.reference['loss']):.10g}; fix the loss before the gradients"
+    ref = float(o.reference["loss"])
+    text = f"the forward pass (the loss) is not the model's: loss {got:.10g}, reference {ref:.10g}; fix the loss first"
     return [Finding(Mistake.FORWARD, text, frozenset({"loss"}))]
 
 

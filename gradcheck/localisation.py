@@ -55,7 +55,8 @@ def per_step(ev: Evidence, opts: Options) -> list[Finding]:
         return [
             _note(
                 Mistake.PER_STEP,
-                f"per-step localisation needs the sum loss (dE_t/dθ as differences of prefixes); not with --loss {opts.loss}",
+                "per-step localisation needs the sum loss (dE_t/dθ as differences of prefixes); "
+                f"not with --loss {opts.loss}",
             )
         ]
     pre = ev.prefixes
