@@ -1,4 +1,4 @@
-"""Buggy vanilla-RNN BPTT, KTH DD2424 assignment-4 lab style: states as columns of a matrix, gradients as matrix products.
+"""Buggy vanilla-RNN BPTT, KTH DD2424 assignment-4 lab style: states as matrix columns, gradients as products.
 
 The lab stores H = [h_1 .. h_T] (m x T) and the per-step gradients G = [dp_1
 .. dp_T] (T x m, rows), and computes grad_W = G^T [h_0 .. h_{T-1}]^T.
