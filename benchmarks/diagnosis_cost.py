@@ -30,12 +30,9 @@ from gradcheck.mutants import PAIR_POOL  # noqa: E402
 def main() -> None:
     ms = mutations(SEED)
     forward = sum(m.forward for m in ms)
-    print(
-        f"single-site mutants: {len(ms)} ({forward} in the forward pass, each read two ways: {len(ms) + forward} candidates)"
-    )
-    print(
-        f"pairs, where no single one fits: up to {PAIR_POOL * (PAIR_POOL - 1) // 2}; clipped singles: up to {2 * PAIR_POOL}"
-    )
+    print(f"single-site mutants: {len(ms)} ({forward} in the forward pass, each read two ways)")
+    print(f"pairs, where no single one fits: up to {PAIR_POOL * (PAIR_POOL - 1) // 2}")
+    print(f"clipped singles: up to {2 * PAIR_POOL}")
     spent: dict[str, float] = {}
     real = oracle.explain
 
@@ -57,9 +54,8 @@ def main() -> None:
         report = gradcheck.verify(module.grads, **options_for(module))
         total = time.perf_counter() - start
         rows.append((name, total, spent.get("explain", 0.0), len(report.failures)))
-        print(
-            f"  {name:40} verify {total:6.1f} s   diagnosis {spent.get('explain', 0.0):6.1f} s   failures {len(report.failures)}"
-        )
+        took = spent.get("explain", 0.0)
+        print(f"  {name:40} verify {total:6.1f} s   diagnosis {took:6.1f} s   failures {len(report.failures)}")
     diag = [r[2] for r in rows]
     print(f"diagnosis over {len(rows)} files: median {statistics.median(diag):.1f} s, largest {max(diag):.1f} s")
 

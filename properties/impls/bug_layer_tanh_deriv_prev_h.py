@@ -29,7 +29,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
 
 
 def rnn_step_backward(dnext_h, cache):
-    x, prev_h, Wx, Wh, next_h = cache
+    x, prev_h, Wx, Wh, _next_h = cache
     da = dnext_h * (1 - prev_h**2)  # BUG: next_h is meant
     dx = da.dot(Wx.T)
     dprev_h = da.dot(Wh.T)
