@@ -6,7 +6,9 @@
     batch-layer  fn(params {U W b_h}, xs (N, T, D), h0 (N, H), dhs (N, T, H)) -> U W b_h [xs h0 hs loss]
 
 A batch's loss is the sum over its N sequences of each sequence's loss (--loss), or their mean
-(--batch-loss mean). The layer's loss is L = sum_t dhs_t . h_t; "hs" is h_1..h_T.
+(--batch-loss mean). The layer's loss is L = sum_t dhs_t . h_t; "hs" is h_1..h_T. Another cell
+(--cell) has its own parameters (docs/cells.md: W_ih W_hh b_ih b_hh for the GRU and LSTM), and the
+LSTM receives c0 after h0 and may return "c0".
 
 A `Case` is one call's worth of problems: N >= 1 sequences through one network
 (`problem.Problem`, the layer's with their upstream dhs). Its reference and tolerance are the
@@ -21,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from .cells import has_cell_state, recurrent_shapes
 from .compare import Judgement, Tolerance, roundoff_check
 from .model import forward
 from .precision import Precision
-from .problem import LAYER_PARAM_NAMES, PARAM_NAMES, Problem, as_contract_inputs
+from .problem import Problem, as_contract_inputs, layer_param_names, param_names
 from .roundoff import Spread
 
 
@@ -35,6 +38,7 @@ class Contract:
     batch: bool = False
     layer: bool = False
     no_bias: bool = False
+    cell: str = "tanh"
 
     @property
     def name(self) -> str:
@@ -43,17 +47,24 @@ class Contract:
     @property
     def parameters(self) -> tuple[str, ...]:
         """The parameters the implementation receives."""
-        return LAYER_PARAM_NAMES if self.layer else PARAM_NAMES
+        return layer_param_names(self.cell) if self.layer else param_names(self.cell)
 
     @property
     def required(self) -> tuple[str, ...]:
         """The gradients it must return (no biases with no_bias)."""
-        return tuple(k for k in self.parameters if not (self.no_bias and k in ("b_h", "b_y")))
+        return tuple(k for k in self.parameters if not (self.no_bias and k.startswith("b_")))
 
     @property
     def optional(self) -> tuple[str, ...]:
         """The arrays compared when it returns them."""
-        return ("xs", "h0", "hs", "loss") if self.layer else ("h0", "loss")
+        c0 = ("c0",) if has_cell_state(self.cell) else ()
+        return ("xs", "h0", *c0, "hs", "loss") if self.layer else ("h0", *c0, "loss")
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The arguments after params, in the order the implementation receives them."""
+        c0 = ("c0",) if has_cell_state(self.cell) else ()
+        return ("xs", "h0", *c0, "dhs") if self.layer else ("xs", "ys", "h0", *c0)
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: it holds arrays
@@ -94,19 +105,25 @@ class Case:
         """Fresh arrays for one call, in the contract's order (float64; ys int64)."""
         per = [as_contract_inputs(p) for p in self.problems]
         params = {k: per[0][0][k] for k in self.contract.parameters}
-        stack = (lambda i: np.stack([a[i] for a in per])) if self.contract.batch else (lambda i: per[0][i])
-        if self.contract.layer:
-            dhs = [p.dhs for p in self.problems]
-            return params, stack(1), stack(3), np.stack(dhs) if self.contract.batch else dhs[0].copy()
-        ys = stack(2)  # class indices (one-hot targets), or target distributions
-        return params, stack(1), ys.astype(np.int64) if np.issubdtype(ys.dtype, np.integer) else ys, stack(3)
+        values = {
+            "xs": lambda: [a[1] for a in per],
+            "ys": lambda: [a[2] for a in per],
+            "h0": lambda: [a[3] for a in per],
+            "c0": lambda: [p.c0.copy() for p in self.problems],
+            "dhs": lambda: [p.dhs.copy() for p in self.problems],
+        }
+        stack = (lambda k: np.stack(values[k]())) if self.contract.batch else (lambda k: values[k]()[0])
+        out = {k: stack(k) for k in self.contract.inputs}
+        if "ys" in out and np.issubdtype(out["ys"].dtype, np.integer):  # class indices (one-hot targets)
+            out["ys"] = out["ys"].astype(np.int64)
+        return (params, *out.values())
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of every array the implementation may return."""
         D, H, K, T = self.sizes
         lead = (self.n,) if self.contract.batch else ()
-        out = {"U": (H, D), "W": (H, H), "V": (K, H), "b_h": (H,), "b_y": (K,), "loss": ()}
-        out.update(h0=(*lead, H), xs=(*lead, T, D), hs=(*lead, T, H))
+        out = {**recurrent_shapes(self.contract.cell, D, H), "V": (K, H), "b_y": (K,), "loss": ()}
+        out.update(h0=(*lead, H), c0=(*lead, H), xs=(*lead, T, D), hs=(*lead, T, H))
         return out
 
     def with_problems(self, problems: tuple[Problem, ...]) -> Case:
@@ -120,8 +137,13 @@ SHAPE_NAMES = {
     "V": "(K, H)",
     "b_h": "(H,)",
     "b_y": "(K,)",
+    "W_ih": "(G H, D)",
+    "W_hh": "(G H, H)",
+    "b_ih": "(G H,)",
+    "b_hh": "(G H,)",
     "loss": "()",
     "h0": "(H,)",
+    "c0": "(H,)",
     "xs": "(T, D)",
     "hs": "(T, H)",
 }
@@ -132,7 +154,9 @@ def combine(case: Case, per: list[Mapping[str, Any]], hs: list[np.ndarray] | Non
     batch weight; h0 and xs gradients, and hs, stacked along N (as the contract returns them)."""
     c, keys = case.weight, case.contract
     out = {k: c * np.sum([np.asarray(r[k]) for r in per], axis=0) for k in (*keys.parameters, "loss")}
-    for k in ("h0", "xs"):
+    for k in ("h0", "c0", "xs"):
+        if k not in per[0]:
+            continue
         rows = [c * np.asarray(r[k]) for r in per]
         out[k] = np.stack(rows) if keys.batch else rows[0]
     if hs is not None:
@@ -196,7 +220,11 @@ def read_result(out: Any, case: Case) -> tuple[dict[str, np.ndarray], str, str, 
             D, H, K, T = case.sizes
             hint = " (transposed?)" if a.shape == expected[::-1] and len(expected) == 2 else ""
             n = f" N={case.n}" if contract.batch else ""
-            what = SHAPE_NAMES[k] if not (contract.batch and k in ("h0", "xs", "hs")) else "(N, " + SHAPE_NAMES[k][1:]
+            what = (
+                SHAPE_NAMES[k]
+                if not (contract.batch and k in ("h0", "c0", "xs", "hs"))
+                else "(N, " + SHAPE_NAMES[k][1:]
+            )
             message = (
                 f"{k}: shape {a.shape} returned, expected {expected} = {what} with D={D} H={H} K={K} T={T}{n}{hint}"
             )

@@ -31,9 +31,11 @@ differentiates its own wrong model correctly), by the complex step through the s
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
+from itertools import permutations
 from typing import NamedTuple
 
 import numpy as np
@@ -57,10 +59,12 @@ class Ref:
 
 @dataclass(frozen=True)
 class Par:
-    """A parameter: a matrix applied to the vector on its right (transposed or not), or a vector."""
+    """A parameter: a matrix applied to the vector on its right (transposed or not), or a vector;
+    `block` g takes its rows g H..(g + 1) H - 1 (one gate of a gated cell's stacked parameters)."""
 
     name: str
     transpose: bool = False
+    block: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,14 @@ class Derivation:
     gradients: tuple[Outer | At | Rows, ...]
     initial: tuple[tuple[str, str], ...]  # (symbol, problem field) of the initial states at t = 0
     dims: tuple[tuple[str, str], ...]  # (symbol, "D" | "H" | "K") of every computed symbol
+    gates: str = ""  # a gated cell's gate letters in their stacking order ("ifgo", "rzn")
+    cell: str = "tanh"
+    # Symbols of our own notation (a carry), shown by what they stand for, with the equations a
+    # change to them is shown in.
+    inline: tuple[tuple[str, tuple[str, ...]], ...] = (("c", ("dh", "dh0")), ("e", ("dq",)))
+    # The gate order the code reads the stacked parameters in (and writes their gradients in):
+    # block g of the equations is block perm[g] of the arrays (None: the declared order).
+    perm: tuple[int, ...] | None = None
 
 
 def _chain(*factors: Factor) -> Term:
@@ -190,6 +202,7 @@ FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "one_minus": (lambda h: 1.0 - h, "(1 - {})"),
     "dsigmoid": (lambda h: h * (1.0 - h), "{} (1 - {})"),
     "one_plus_sq": (lambda h: 1.0 + h * h, "(1 + {}^2)"),
+    "drelu": (lambda p: (np.real(p) > 0).astype(float), "[{} > 0]"),
 }
 # What a function is mistaken for: another nonlinearity in the forward pass; for tanh's derivative
 # 1 - h^2, the square forgotten, the sigmoid's derivative h (1 - h), or the sign inside flipped.
@@ -199,7 +212,192 @@ CONFUSED_FUNCTIONS = {"tanh": ("sigmoid", "relu", "identity"), "dtanh": ("one_mi
 CONFUSED_SYMBOLS = {"dp": "dh", "dh": "dp", "h": "p", "p": "h"}
 # Symbols code keeps in arrays indexed from 0, where x_{t-1} at t = 1 reads xs[-1] = x_T.
 WRAPPED = ("x", "y")
-GRADIENT_SYMBOL = {"V": "V", "b_y": "b_y", "W": "W", "U": "U", "b_h": "b_h", "h0": "h_0", "xs": "x_t"}
+GRADIENT_SYMBOL = {"h0": "h_0", "c0": "c_0", "xs": "x_t"}
+# How symbols read: tanh(c_t) for the LSTM's k_t, and gates' pre-activations and adjoints by gate.
+SYMBOL_TEXT = {"k": "tanh(c_{})", "sn": "s^n_{}", "rh": "(r h_-1)_{}", **{f"p{g}": f"p^{g}_{{}}" for g in "ifgozrn"}}
+SYMBOL_TEXT |= {f"dp{g}": f"dp^{g}_{{}}" for g in "ifgozrn"} | {"dsn": "ds^n_{}", "drh": "d(r h_-1)_{}"}
+
+
+def gradient_symbol(lhs: str, d: Derivation) -> str:
+    """The name a gradient's lhs reads as: W_ih[2] is W_ig for the LSTM (PyTorch's docs' names)."""
+    if "[" in lhs:
+        name, g = lhs[:-1].split("[")
+        return f"{name[0]}_{name[2]}{d.gates[int(g)]}"
+    return GRADIENT_SYMBOL.get(lhs, lhs)
+
+
+# --- the other cells of cells.py, written the same way ------------------------------------------
+
+
+def _relu() -> Derivation:
+    """The seed's RNN with relu for tanh: h_t = relu(p_t), dp_t = relu'(p_t) dh_t (relu'(0) = 0)."""
+    (fw_rec, fw_out), (bw_out, bw_rec) = SEED.forward, SEED.backward
+    p, _h = fw_rec.eqs
+    c, dh, _dp = bw_rec.eqs
+    h = Eq("h", (_chain(Fn("relu", Ref("p"))),))
+    dp = Eq("dp", (_chain(Fn("drelu", Ref("p")), Ref("dh")),))
+    return replace(
+        SEED,
+        forward=(replace(fw_rec, eqs=(p, h)), fw_out),
+        backward=(bw_out, replace(bw_rec, eqs=(c, dh, dp))),
+        cell="relu",
+    )
+
+
+def _gate(g: int, with_hidden: Ref | None = Ref("h", -1)) -> tuple[Term, ...]:
+    """The pre-activation of gate g: W_i. x_t + b_i. + W_h. h_{t-1} + b_h. (its hidden part left out
+    when with_hidden is None)."""
+    hidden = (_chain(Par("W_hh", False, g), with_hidden), _chain(Par("b_hh", False, g))) if with_hidden else ()
+    return (_chain(Par("W_ih", False, g), Ref("x")), _chain(Par("b_ih", False, g)), *hidden)
+
+
+def _gate_sums(names: dict[int, str], hidden: dict[int, Ref]) -> tuple[Outer, ...]:
+    """dW_ih, db_ih, dW_hh, db_hh block by block: gate g's adjoints names[g] (the input side) and
+    hidden[g] (the recurrent side's adjoint), against x_t and h_{t-1}."""
+    out = []
+    for g, a in names.items():
+        r = hidden.get(g, Ref(a))
+        out += [
+            Outer(f"W_ih[{g}]", _chain(Ref(a)), _chain(Ref("x"))),
+            Outer(f"b_ih[{g}]", _chain(Ref(a))),
+            Outer(f"W_hh[{g}]", _chain(r), _chain(Ref("h", -1))),
+            Outer(f"b_hh[{g}]", _chain(r)),
+        ]
+    return tuple(out)
+
+
+def _lstm() -> Derivation:
+    """torch.nn.LSTM, gates i, f, g, o (cells.py): c_t = f_t c_{t-1} + i_t g_t, h_t = o_t tanh(c_t)."""
+    pre = [Eq(f"p{x}", _gate(k)) for k, x in enumerate("ifgo")]
+    act = [Eq(x, (_chain(Fn("tanh" if x == "g" else "sigmoid", Ref(f"p{x}"))),)) for x in "ifgo"]
+    cell = (
+        Eq("c", (_chain(Ref("f"), Ref("c", -1)), _chain(Ref("i"), Ref("g")))),
+        Eq("k", (_chain(Fn("tanh", Ref("c"))),)),
+        Eq("h", (_chain(Ref("o"), Ref("k")),)),
+    )
+    carry_h = Eq("ch", tuple(_chain(Par("W_hh", True, k), Ref(f"dp{x}", 1)) for k, x in enumerate("ifgo")))
+    carry_c = Eq("cc", (_chain(Ref("f", 1), Ref("dc", 1)),))
+    back = (
+        carry_h,
+        carry_c,
+        Eq("dh", (_chain(Par("V", True), Ref("dq")), _chain(Ref("ch")), _chain(Ref("dhs")))),
+        Eq("dc", (_chain(Ref("o"), Fn("dtanh", Ref("k")), Ref("dh")), _chain(Ref("cc")))),
+        Eq("dpo", (_chain(Ref("k"), Fn("dsigmoid", Ref("o")), Ref("dh")),)),
+        Eq("dpi", (_chain(Ref("g"), Fn("dsigmoid", Ref("i")), Ref("dc")),)),
+        Eq("dpf", (_chain(Ref("c", -1), Fn("dsigmoid", Ref("f")), Ref("dc")),)),
+        Eq("dpg", (_chain(Ref("i"), Fn("dtanh", Ref("g")), Ref("dc")),)),
+    )
+    dx = Eq("dx", tuple(_chain(Par("W_ih", True, k), Ref(f"dp{x}")) for k, x in enumerate("ifgo")))
+    grads = (
+        Outer("V", _chain(Ref("dq")), _chain(Ref("h"))),
+        Outer("b_y", _chain(Ref("dq"))),
+        *_gate_sums({k: f"dp{x}" for k, x in enumerate("ifgo")}, {}),
+        At("h0", "ch"),
+        At("c0", "cc"),
+        Rows("xs", dx),
+    )
+    H = ("p", "h", "c", "k", "ch", "cc", "dh", "dc", *(f"p{x}" for x in "ifgo"), *"ifgo", *(f"dp{x}" for x in "ifgo"))
+    return Derivation(
+        forward=(Block((*pre, *act, *cell), step=1), SEED.forward[1]),
+        backward=(SEED.backward[0], Block(back, step=-1)),
+        gradients=grads,
+        initial=(("h", "h0"), ("c", "c0")),
+        dims=(*((x, "H") for x in H), ("q", "K"), ("e", "K"), ("dq", "K"), ("dx", "D")),
+        gates="ifgo",
+        cell="lstm",
+        inline=(("ch", ("dh", "dh0")), ("cc", ("dc", "dc0")), ("e", ("dq",))),
+    )
+
+
+def _gru(cho: bool) -> Derivation:
+    """torch.nn.GRU (cho=False: n_t = tanh(W_in x_t + b_in + r_t (W_hn h_{t-1} + b_hn))) or Cho et
+    al.'s (n_t = tanh(W_in x_t + b_in + W_hn (r_t h_{t-1}) + b_hn)); h_t = (1 - z_t) n_t + z_t h_{t-1}."""
+    fw = [Eq("pr", _gate(0)), Eq("r", (_chain(Fn("sigmoid", Ref("pr"))),)), Eq("pz", _gate(1))]
+    fw.append(Eq("z", (_chain(Fn("sigmoid", Ref("pz"))),)))
+    if cho:
+        fw.append(Eq("rh", (_chain(Ref("r"), Ref("h", -1)),)))
+        fw.append(Eq("pn", (*_gate(2, None), _chain(Par("W_hh", False, 2), Ref("rh")), _chain(Par("b_hh", False, 2)))))
+    else:
+        fw.append(Eq("sn", (_chain(Par("W_hh", False, 2), Ref("h", -1)), _chain(Par("b_hh", False, 2)))))
+        fw.append(Eq("pn", (*_gate(2, None), _chain(Ref("r"), Ref("sn")))))
+    fw.append(Eq("n", (_chain(Fn("tanh", Ref("pn"))),)))
+    fw.append(Eq("h", (_chain(Fn("one_minus", Ref("z")), Ref("n")), _chain(Ref("z"), Ref("h", -1)))))
+    hidden_n = "dpn" if cho else "dsn"
+    carry = [
+        _chain(Par("W_hh", True, 0), Ref("dpr", 1)),
+        _chain(Par("W_hh", True, 1), Ref("dpz", 1)),
+        _chain(Ref("z", 1), Ref("dh", 1)),
+    ]
+    carry.append(_chain(Ref("r", 1), Ref("drh", 1)) if cho else _chain(Par("W_hh", True, 2), Ref("dsn", 1)))
+    back = [
+        Eq("ch", tuple(carry)),
+        Eq("dh", (_chain(Par("V", True), Ref("dq")), _chain(Ref("ch")), _chain(Ref("dhs")))),
+        Eq("dpn", (_chain(Fn("dtanh", Ref("n")), Fn("one_minus", Ref("z")), Ref("dh")),)),
+        Eq(
+            "dpz",
+            (
+                _chain(Fn("dsigmoid", Ref("z")), Ref("h", -1), Ref("dh")),
+                Term((Fn("dsigmoid", Ref("z")), Ref("n"), Ref("dh")), -1),
+            ),
+        ),
+    ]
+    if cho:
+        back.append(Eq("drh", (_chain(Par("W_hh", True, 2), Ref("dpn")),)))
+        back.append(Eq("dpr", (_chain(Fn("dsigmoid", Ref("r")), Ref("h", -1), Ref("drh")),)))
+    else:
+        back.append(Eq("dsn", (_chain(Ref("r"), Ref("dpn")),)))
+        back.append(Eq("dpr", (_chain(Fn("dsigmoid", Ref("r")), Ref("sn"), Ref("dpn")),)))
+    dx = Eq("dx", tuple(_chain(Par("W_ih", True, k), Ref(f"dp{x}")) for k, x in enumerate("rzn")))
+    sums = []
+    for g, a in enumerate(("dpr", "dpz", "dpn")):
+        r = Ref(hidden_n) if g == 2 else Ref(a)
+        state = Ref("rh") if (cho and g == 2) else Ref("h", -1)
+        sums += [
+            Outer(f"W_ih[{g}]", _chain(Ref(a)), _chain(Ref("x"))),
+            Outer(f"b_ih[{g}]", _chain(Ref(a))),
+            Outer(f"W_hh[{g}]", _chain(r), _chain(state)),
+            Outer(f"b_hh[{g}]", _chain(r)),
+        ]
+    grads = (
+        Outer("V", _chain(Ref("dq")), _chain(Ref("h"))),
+        Outer("b_y", _chain(Ref("dq"))),
+        *sums,
+        At("h0", "ch"),
+        Rows("xs", dx),
+    )
+    H = ("h", "ch", "dh", "pr", "pz", "pn", "r", "z", "n", "sn", "rh", "dpr", "dpz", "dpn", "dsn", "drh")
+    return Derivation(
+        forward=(Block(tuple(fw), step=1), SEED.forward[1]),
+        backward=(SEED.backward[0], Block(tuple(back), step=-1)),
+        gradients=grads,
+        initial=(("h", "h0"),),
+        dims=(*((x, "H") for x in H), ("q", "K"), ("e", "K"), ("dq", "K"), ("dx", "D")),
+        gates="rzn",
+        cell="gru_cho" if cho else "gru",
+        inline=(("ch", ("dh", "dh0")), ("e", ("dq",))),
+    )
+
+
+DERIVATIONS = {"tanh": SEED, "relu": _relu(), "gru": _gru(False), "gru_cho": _gru(True), "lstm": _lstm()}
+# The GRU's two published variants, each the other's likely mistake: where the reset gate goes.
+VARIANTS = {"gru": ("gru_cho",), "gru_cho": ("gru",)}
+VARIANT_WORDS = {
+    "gru_cho": (
+        "n_t = tanh(W_in x_t + b_in + W_hn (r_t h_{t-1}) + b_hn)",
+        "the reset gate is applied before the recurrent matmul (Cho et al. 2014), where PyTorch and cuDNN "
+        "apply it after: n_t = tanh(W_in x_t + b_in + r_t (W_hn h_{t-1} + b_hn))",
+    ),
+    "gru": (
+        "n_t = tanh(W_in x_t + b_in + r_t (W_hn h_{t-1} + b_hn))",
+        "the reset gate is applied after the recurrent matmul (PyTorch's and cuDNN's GRU), where Cho et al. "
+        "(2014) apply it before: n_t = tanh(W_in x_t + b_in + W_hn (r_t h_{t-1}) + b_hn)",
+    ),
+}
+
+
+def derivation_of(cell: str) -> Derivation:
+    """The derivation of a cell's model (the seed's for tanh)."""
+    return DERIVATIONS[str(cell)]
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -219,7 +417,7 @@ def _table(problem: Problem, dtype) -> tuple[dict[str, np.ndarray], dict[str, np
     """The parameters, and every time-indexed input as rows 0..T+1 (row t is step t)."""
     T = problem.xs.shape[0]
     rows = lambda a, n: np.vstack([np.zeros((1, n)), np.asarray(a).reshape(T, n), np.zeros((1, n))])
-    H = problem.params.W.shape[0]
+    H = problem.h0.shape[0]
     seq = {
         "x": rows(problem.xs, problem.xs.shape[1]),
         "y": rows(problem.Y, problem.Y.shape[1]),
@@ -235,7 +433,7 @@ class _Run:
 
     def __init__(self, d: Derivation, problem: Problem, dtype=np.float64):
         self.params, self.seq, self.T = _table(problem, dtype)
-        self.dtype = dtype
+        self.dtype, self.H, self.perm = dtype, problem.sizes[1], d.perm
         size = dict(zip("DHK", problem.sizes[:3], strict=True))
         for sym, dim in d.dims:  # 0 until computed: a row a loop never reaches stays 0, as in code
             self.seq[sym] = np.zeros((self.T + 2, size[dim]), dtype=dtype)
@@ -260,6 +458,9 @@ class _Run:
         for f in reversed(term.factors):
             if isinstance(f, Par):
                 M = self.params[f.name]
+                if f.block is not None:
+                    b = f.block if self.perm is None else self.perm[f.block]
+                    M = M[b * self.H : (b + 1) * self.H]
                 if M.ndim == 1:
                     v = np.broadcast_to(M, (len(ts), M.size)) if v is None else _times(v, M)
                     continue
@@ -337,9 +538,29 @@ def forward_values(d: Derivation, problem: Problem, dtype=np.float64) -> tuple[_
     return run, _output(run)
 
 
+# Forward passes kept for the mutants that change only the backward pass (most of them): a
+# diagnosis evaluates hundreds on the same few problems.
+_FORWARD_KEPT: dict[tuple, tuple] = {}
+FORWARD_KEPT = 32
+
+
+def _forward_once(d: Derivation, problem: Problem) -> tuple[_Run, float]:
+    """forward_values, shared by every derivation with the same forward pass (a fresh copy of its rows)."""
+    key = (id(problem), id(d.forward), d.initial, d.perm)
+    kept = _FORWARD_KEPT.get(key)
+    if kept is None or kept[0] is not problem or kept[1] is not d.forward:  # (ids of freed objects recur)
+        if len(_FORWARD_KEPT) >= FORWARD_KEPT:
+            _FORWARD_KEPT.clear()
+        _FORWARD_KEPT[key] = kept = (problem, d.forward, *forward_values(d, problem))
+    _, _, run, loss = kept
+    fresh = copy.copy(run)
+    fresh.seq = {k: v.copy() for k, v in run.seq.items()}
+    return fresh, loss
+
+
 def evaluate(d: Derivation, problem: Problem) -> Values:
     """The derivation's gradients, states and loss on one sequence (Invalid when it cannot run)."""
-    run, loss = forward_values(d, problem)
+    run, loss = _forward_once(d, problem)
     for b in d.backward:
         run.block(b)
     T, out = run.T, {}
@@ -354,9 +575,25 @@ def evaluate(d: Derivation, problem: Problem) -> Values:
             out[g.lhs] = -v if g.negate else v
         else:
             out[g.lhs] = run.eq(g.eq, np.arange(1, T + 1))
+    out = _stacked(out, d.perm)
     out["hs"] = run.seq["h"][1 : T + 1].copy()
     out["loss"] = np.asarray(float(np.real(loss)))
     return Values(out, float(np.real(loss)))
+
+
+def _stacked(out: dict[str, np.ndarray], perm: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
+    """Gate blocks "W_ih[g]" stacked by rows into "W_ih", gate g at block perm[g] (in gate order:
+    PyTorch's layout, when perm is None)."""
+    blocks: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for k in [k for k in out if "[" in k]:
+        name, g = k[:-1].split("[")
+        blocks.setdefault(name, []).append((int(g) if perm is None else perm[int(g)], out.pop(k)))
+    try:
+        return out | {
+            name: np.concatenate([a for _, a in sorted(parts, key=lambda x: x[0])]) for name, parts in blocks.items()
+        }
+    except ValueError:  # a block of another shape (an outer product the wrong way round)
+        raise Invalid("gate blocks of different shapes") from None
 
 
 # --- mutations ------------------------------------------------------------------------------
@@ -374,6 +611,9 @@ class MutationKind(Enum):
     TRANSPOSE = "transpose"
     SIGN = "sign flipped"
     CONFUSED = "symbol or function confused"
+    SWAP = "x and 1 - x swapped"
+    VARIANT = "another variant of the cell"
+    LAYOUT = "gates read in another order"
 
 
 @dataclass(frozen=True)
@@ -399,6 +639,8 @@ def _sites(terms: tuple[Term, ...]) -> Iterator[tuple[tuple, Term]]:
 
 def _term_mutations(where: str, terms: tuple[Term, ...], forward: bool) -> Iterator[Mutation]:
     M = lambda kind, path, change=None: Mutation(kind, where, path, change, forward)
+    if _complements(terms):  # x and 1 - x in one equation (a GRU's z): the two swapped
+        yield M(MutationKind.SWAP, ("swap",), _complements(terms))
     for i, term in enumerate(terms):
         if len(terms) > 1:
             yield M(MutationKind.DROP_TERM, (i,))
@@ -428,6 +670,11 @@ def mutations(d: Derivation = SEED) -> list[Mutation]:
     """Every single-site mutation of the derivation (some are invalid or change nothing on a given
     problem; diagnosis keeps those that change the failing arrays)."""
     out: list[Mutation] = [Mutation(MutationKind.INITIAL, sym, ("initial",), None, True) for sym, _ in d.initial]
+    out += [Mutation(MutationKind.VARIANT, "cell", ("cell",), other, True) for other in VARIANTS.get(d.cell, ())]
+    if d.gates:  # every other order of the gates, read and written consistently
+        out += [Mutation(MutationKind.LAYOUT, "gates", ("gates",), p, True) for p in permutations(range(len(d.gates)))][
+            1:
+        ]
     for forward, blocks in ((True, d.forward), (False, d.backward)):
         for b in blocks:
             for e in b.eqs:
@@ -454,7 +701,30 @@ def mutations(d: Derivation = SEED) -> list[Mutation]:
     return out
 
 
+def _complements(terms: tuple[Term, ...]) -> str | None:
+    """A symbol that stands as x_t in one term and as (1 - x_t) in another, if any."""
+    plain = {f.sym for t in terms for f in t.factors if isinstance(f, Ref)}
+    for t in terms:
+        for f in t.factors:
+            if isinstance(f, Fn) and f.name == "one_minus" and f.arg.sym in plain:
+                return f.arg.sym
+    return None
+
+
+def _swapped(terms: tuple[Term, ...], sym: str) -> tuple[Term, ...]:
+    def swap(f: Factor) -> Factor:
+        if isinstance(f, Fn) and f.name == "one_minus" and f.arg.sym == sym:
+            return f.arg
+        if isinstance(f, Ref) and f.sym == sym:
+            return Fn("one_minus", f)
+        return f
+
+    return tuple(replace(t, factors=tuple(map(swap, t.factors))) for t in terms)
+
+
 def _mutate_terms(terms: tuple[Term, ...], m: Mutation) -> tuple[Term, ...]:
+    if m.kind is MutationKind.SWAP:
+        return _swapped(terms, m.change)
     i = m.path[0]
     if m.kind is MutationKind.DROP_TERM:
         return terms[:i] + terms[i + 1 :]
@@ -516,6 +786,10 @@ def _loop(d: Derivation, m: Mutation) -> Derivation:
 def _apply_one(d: Derivation, m: Mutation) -> Derivation:
     if m.path == ("initial",):  # the initial state ignored: its row stays 0
         return replace(d, initial=tuple(i for i in d.initial if i[0] != m.where))
+    if m.kind is MutationKind.VARIANT:  # the sibling cell's equations, forward and backward
+        return replace(DERIVATIONS[m.change], perm=d.perm)
+    if m.kind is MutationKind.LAYOUT:
+        return replace(d, perm=m.change)
     blocks = d.forward if m.forward else d.backward
     if m.where == "loop":
         return _loop(d, m)
@@ -578,7 +852,7 @@ def consistent_gradients(d: Derivation, problem: Problem, names: tuple[str, ...]
 def _entry_source(problem: Problem, name: str) -> np.ndarray | None:
     if name in problem.params._fields:
         return getattr(problem.params, name)
-    return {"h0": problem.h0, "xs": problem.xs}.get(name)
+    return {"h0": problem.h0, "xs": problem.xs, "c0": problem.c0}.get(name)
 
 
 def _with(problem: Problem, name: str, value: np.ndarray) -> Problem:
@@ -591,7 +865,6 @@ def _with(problem: Problem, name: str, value: np.ndarray) -> Problem:
 
 # Symbols of our own notation, shown by what they stand for (the carry c_t = W^T dp_{t+1}), and the
 # equation a change to them is shown in.
-INLINE = {"c": ("dh", "dh0"), "e": ("dq",)}
 
 
 def _index(offset: int, t: int | str | None) -> str:
@@ -602,17 +875,20 @@ def _index(offset: int, t: int | str | None) -> str:
 
 
 def _sub(name: str, index: str) -> str:
+    if name in SYMBOL_TEXT:
+        return SYMBOL_TEXT[name].format(index if len(index) == 1 else f"{{{index}}}")
     return f"{name}_{index}" if len(index) == 1 else f"{name}_{{{index}}}"
 
 
 def factor_text(f: Factor, t: int | str | None = None, d: Derivation = SEED) -> str:
     if isinstance(f, Par):
-        return f"{f.name}^T" if f.transpose else f.name
+        name = f.name if f.block is None else gradient_symbol(f"{f.name}[{f.block}]", d)
+        return f"{name}^T" if f.transpose else name
     if isinstance(f, Fn):
         arg = factor_text(f.arg, t, d)
         form = FUNCTIONS[f.name][1]
         return form.format(*([arg] * form.count("{}")))
-    if f.sym in INLINE:  # shown as its definition, shifted by the offset it is read at
+    if f.sym in dict(d.inline):  # shown as its definition, shifted by the offset it is read at
         eq = next(e for b in d.backward for e in b.eqs if e.lhs == f.sym)
         shift = lambda x: replace(x, offset=x.offset + f.offset) if isinstance(x, Ref) else x
         body = terms_text(tuple(replace(tm, factors=tuple(map(shift, tm.factors))) for tm in eq.terms), t, d=d)
@@ -676,7 +952,7 @@ def _equation_text(d: Derivation, where: str, hidden: frozenset[str]) -> str:
     for g in d.gradients:
         if "d" + g.lhs != where:
             continue
-        name = "d" + GRADIENT_SYMBOL[g.lhs]
+        name = "d" + gradient_symbol(g.lhs, d)
         if isinstance(g, Outer):
             lo = "1" if g.lo == 0 else str(1 + g.lo)
             hi = "T" if g.hi == 0 else f"T{g.hi:+d}"
@@ -693,25 +969,34 @@ def describe(m: Mutation, d: Derivation = SEED, layer: bool = False) -> tuple[st
     """(the equation as the mutated code computes it, what is wrong in it, in words)."""
     if m.path == ("initial",):
         return f"{m.where}_0 = 0", f"the initial state {m.where}0 is ignored: {m.where}_0 is taken as 0 everywhere"
+    if m.kind is MutationKind.VARIANT:
+        return VARIANT_WORDS[m.change]
+    if m.kind is MutationKind.LAYOUT:
+        order = ", ".join(d.gates[g] for g in np.argsort(m.change))
+        return (
+            f"gates read as {order}",
+            f"the stacked parameters are read (and their gradients written) in the gate order {order}, where "
+            f"the layout is {', '.join(d.gates)} (PyTorch's)",
+        )
     if m.kind is MutationKind.LOOP:
         return _loop_words(m)
     mutated = apply(d, (m,))
-    if m.where in INLINE:  # our own symbols: shown in the equations that read them
-        return " and ".join(equation_text(mutated, w, layer) for w in INLINE[m.where]), _what(m, d)
+    if m.where in dict(d.inline):  # our own symbols: shown in the equations that read them
+        return " and ".join(equation_text(mutated, w, layer) for w in dict(d.inline)[m.where]), _what(m, d)
     return equation_text(mutated, m.where, layer), _what(m, d)
 
 
 def _loop_words(m: Mutation) -> tuple[str, str]:
     scope = m.change[1]
     if m.path[0] == "start":
-        what = "the backward loop starts at t = T - 1: dp_T is never computed (it stays 0)"
+        what = "the backward loop starts at t = T - 1: step T is never back-propagated (its adjoints stay 0)"
         return "for t = T-1..1", what + (
             ", and every sum, accumulated in the loop, misses its t = T term" if scope == "all" else ""
         )
-    what = "the backward loop stops at t = 2: dp_1 is never computed (it stays 0)"
+    what = "the backward loop stops at t = 2: step 1 is never back-propagated (its adjoints stay 0)"
     if scope == "recurrence":
-        return "for t = T..2", what + ", so every t = 1 term through dp_1, and dh_0 = W^T dp_1, is 0"
-    h0 = "dh_0 is the carry the loop leaves, W^T dp_2"
+        return "for t = T..2", what + ", so every t = 1 term, and dh_0, is 0"
+    h0 = "dh_0 is the carry the loop leaves, the one into step 1"
     if scope == "carry":
         return "for t = T..2", f"{what}, and {h0}"
     return "for t = T..2", f"{what}; every sum, accumulated in the loop, misses its t = 1 term; and {h0}"
@@ -738,27 +1023,29 @@ def _what(m: Mutation, d: Derivation) -> str:
     if m.kind is MutationKind.BOUND:
         at = 1 if m.path[0] == "lo" else "T"
         where = "starts at t = 2" if m.path[0] == "lo" else "stops at t = T - 1"
-        return f"the sum {where}, so {term_text(g.left, at, g.right)} is missing"
+        return f"the sum {where}, so {term_text(g.left, at, g.right, d)} is missing"
     if m.change == "negate":
         return "the whole right-hand side has the wrong sign"
+    if m.kind is MutationKind.SWAP:
+        return f"{m.change}_t and (1 - {m.change}_t) are swapped"
     if m.path == ("outer",):
         return "the outer product is the wrong way round (the gradient is returned transposed)"
     term = terms[m.path[0]]
     if m.kind is MutationKind.DROP_TERM:
-        return f"the term {term_text(term, t)} is missing"
+        return f"the term {term_text(term, t, None, d)} is missing"
     if m.kind is MutationKind.SIGN:
-        whole = term_text(g.left, t, g.right) if isinstance(g, Outer) else term_text(term, t)
+        whole = term_text(g.left, t, g.right, d) if isinstance(g, Outer) else term_text(term, t, None, d)
         return f"the sign of {whole} is flipped"
     f = term.factors[m.path[1]]
     if m.kind is MutationKind.DROP_FACTOR:
-        return f"the factor {factor_text(f, t)} is missing"
+        return f"the factor {factor_text(f, t, d)} is missing"
     if m.kind is MutationKind.INITIAL:
         at = -(f.arg if isinstance(f, Fn) else f).offset
-        whole = term_text(g.left, at, g.right) if isinstance(g, Outer) else term_text(term, at)
+        whole = term_text(g.left, at, g.right, d) if isinstance(g, Outer) else term_text(term, at, None, d)
         if m.change == "wrap":
             return f"h_0 is read as h_T here (hs[-1] of an array of h_1..h_T), so the t = {at} term {whole} uses h_T"
         return f"h_0 is taken as 0 here, so the t = {at} term {whole} is missing"
-    return f"{factor_text(_mutate_factor(f, m), t)} where {factor_text(f, t)} belongs"
+    return f"{factor_text(_mutate_factor(f, m), t, d)} where {factor_text(f, t, d)} belongs"
 
 
 __all__ = [

@@ -104,7 +104,7 @@ def _forward_by_loss(o: Outcome, opts: Options) -> Finding | None:
     group = mutants.loss_matching(o)
     if not group:
         return None
-    f = mutants.finding(group, Role.CAUSE, o.case.contract.layer)
+    f = mutants.finding(group, Role.CAUSE, o.case)
     text = f"the forward pass matches this mistake (by its loss; the gradients are neither reading of it): {f.text}"
     return Finding(Mistake.FORWARD, text, frozenset({"loss"}), Role.CAUSE, f.equation, f.mutations, f.alternatives)
 
@@ -169,7 +169,7 @@ def _mutant_findings(failure: Failure, ev: Evidence, opts: Options) -> list[Find
     arrays = failure.arrays - {"hs"} if failure.arrays else failure.smallest.failing
     out = []
     for g in groups:
-        f = mutants.finding(g, role, failure.smallest.case.contract.layer)
+        f = mutants.finding(g, role, failure.smallest.case)
         out.append(replace(f, arrays=arrays))
     return out
 

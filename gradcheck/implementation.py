@@ -70,7 +70,7 @@ def _warnings(caught) -> tuple[tuple[str, str], ...]:
 
 def _modified(before: tuple, after: tuple, contract: Contract) -> str | None:
     """Which input the call changed in place, if any."""
-    names = ("xs", "h0", "dhs") if contract.layer else ("xs", "ys", "h0")
+    names = contract.inputs
     for k in before[0]:
         if k not in after[0]:
             return f"params (it removed the key {k!r})"
@@ -96,7 +96,7 @@ class WorkerImplementation:
         self.process = WorkerProcess(command, opts.timeout)
 
     def call(self, case: Case) -> Call:
-        rest = ("xs", "h0", "dhs") if self.contract.layer else ("xs", "ys", "h0")
+        rest = self.contract.inputs
         params, *values = case.arguments()
         arrays = [(k, params[k]) for k in self.contract.parameters] + list(zip(rest, values, strict=True))
         start = time.perf_counter()
@@ -118,16 +118,16 @@ class WorkerImplementation:
 
 
 def signature_problem(fn: Callable, contract: Contract) -> str | None:
-    """Why fn cannot be called with the contract's four arguments, or None."""
+    """Why fn cannot be called with the contract's arguments, or None."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return None  # builtins and some C functions: find out by calling
+    names = ("params", *contract.inputs)
     try:
-        sig.bind(1, 2, 3, 4)
+        sig.bind(*range(len(names)))
     except TypeError:
-        args = "params, xs, h0, dhs" if contract.layer else "params, xs, ys, h0"
-        return f"wrong signature: {getattr(fn, '__name__', 'fn')}{sig} cannot be called as fn({args})"
+        return f"wrong signature: {getattr(fn, '__name__', 'fn')}{sig} cannot be called as fn({', '.join(names)})"
     return None
 
 

@@ -19,12 +19,13 @@ import numpy as np
 from .compare import compare_array
 from .contract import Case, combine
 from .derivation import (
-    SEED,
+    Derivation,
     Invalid,
     Mutation,
     MutationKind,
     apply,
     consistent_gradients,
+    derivation_of,
     describe,
     evaluate,
     mutations,
@@ -79,7 +80,7 @@ def values(case: Case, c: Candidate, names: Iterable[str]) -> dict[str, np.ndarr
     where the mutated equations cannot run on it)."""
     per, hs = [], []
     try:
-        d = apply(SEED, c.mutations)
+        d = apply(derivation_of(case.problems[0].cell), c.mutations)
         for p in case.problems:
             v = evaluate(d, p).arrays
             if c.consistent:
@@ -146,7 +147,7 @@ def _same(a: dict, b: dict, scale: float) -> bool:
 def singles(case: Case) -> list[Candidate]:
     """Every single-site mutant, with the true-gradient reading of each forward-pass one."""
     out = []
-    for m in mutations(SEED):
+    for m in mutations(derivation_of(case.problems[0].cell)):
         out.append(Candidate((m,)))
         if m.forward:
             out.append(Candidate((m,), consistent=True))
@@ -229,12 +230,12 @@ def _closest(o: Outcome, pool: list[Candidate]) -> list[Candidate]:
     return [c for _, c in scored[:PAIR_POOL]]
 
 
-def finding(group: list[Candidate], role: Role, layer: bool) -> Finding:
+def finding(group: list[Candidate], role: Role, case: Case) -> Finding:
     """The finding of one group of equivalent mutants: the plainest reading, the others beside it."""
-    first = group[0]
-    equation, text = _words(first, layer)
+    first, layer, d = group[0], case.contract.layer, derivation_of(case.problems[0].cell)
+    equation, text = _words(first, layer, d)
     alternatives = tuple(
-        dict.fromkeys(": ".join(_words(c, layer)) for c in group[1:4] if _words(c, layer) != (equation, text))
+        dict.fromkeys(": ".join(_words(c, layer, d)) for c in group[1:4] if _words(c, layer, d) != (equation, text))
     )
     return Finding(
         Mistake.DERIVATION,
@@ -248,8 +249,8 @@ def finding(group: list[Candidate], role: Role, layer: bool) -> Finding:
     )
 
 
-def _words(c: Candidate, layer: bool) -> tuple[str, str]:
-    parts = [describe(m, SEED, layer) for m in c.mutations]
+def _words(c: Candidate, layer: bool, d: Derivation) -> tuple[str, str]:
+    parts = [describe(m, d, layer) for m in c.mutations]
     equation = "; ".join(p[0] for p in parts)
     text = " and ".join(p[1] for p in parts)
     if c.forward:

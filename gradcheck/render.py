@@ -30,8 +30,7 @@ def case_sizes(case: Case) -> str:
 def case_arguments(case: Case) -> dict[str, np.ndarray]:
     """The case's arguments by name (the parameters, then xs, ys, h0, or xs, h0, dhs for the layer)."""
     params, *rest = case.arguments()
-    names = ("xs", "h0", "dhs") if case.contract.layer else ("xs", "ys", "h0")
-    return {**params, **dict(zip(names, rest, strict=True))}
+    return {**params, **dict(zip(case.contract.inputs, rest, strict=True))}
 
 
 def case_arrays(case: Case, indent: str = "    ") -> list[str]:
@@ -179,9 +178,10 @@ def finding_json(f: Finding) -> dict[str, Any]:
 
 def _problem_json(case: Case) -> dict[str, Any]:
     params, *rest = case.arguments()
-    names = ("xs", "h0", "dhs") if case.contract.layer else ("xs", "ys", "h0")
+    names = case.contract.inputs
     return {
         "contract": case.contract.name,
+        "cell": case.contract.cell,
         "params": {k: v.tolist() for k, v in params.items()},
         **{k: np.asarray(v).tolist() for k, v in zip(names, rest, strict=True)},
         "loss": case.problems[0].loss,
