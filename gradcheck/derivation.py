@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
 from itertools import permutations
+from functools import reduce
 from typing import NamedTuple
 
 import numpy as np
@@ -429,19 +430,24 @@ def _table(problem: Problem, dtype) -> tuple[dict[str, np.ndarray], dict[str, np
 
 
 class _Run:
-    """One evaluation: the symbols' rows, filled block by block."""
+    """One evaluation: the symbols' rows, filled block by block. With `noise` (the round-off
+    model's, roundoff.py), every computed row carries a leading axis of runs, and each operation's
+    result passes through the noise: noise.dot(y, v, M) for y = M v, noise.fn(name, y) for an
+    elementwise function, noise.product(y) for an elementwise product, noise.add(y, parts) for a
+    sum of terms, noise.softmax(log_yhat, q) for the output layer."""
 
-    def __init__(self, d: Derivation, problem: Problem, dtype=np.float64):
+    def __init__(self, d: Derivation, problem: Problem, dtype=np.float64, noise=None):
         self.params, self.seq, self.T = _table(problem, dtype)
-        self.dtype, self.H, self.perm = dtype, problem.sizes[1], d.perm
+        self.dtype, self.H, self.perm, self.noise = dtype, problem.sizes[1], d.perm, noise
         size = dict(zip("DHK", problem.sizes[:3], strict=True))
+        runs = () if noise is None else (noise.runs,)
         for sym, dim in d.dims:  # 0 until computed: a row a loop never reaches stays 0, as in code
-            self.seq[sym] = np.zeros((self.T + 2, size[dim]), dtype=dtype)
+            self.seq[sym] = np.zeros((*runs, self.T + 2, size[dim]), dtype=dtype)
         self.pending: dict[str, set[int]] = {}  # rows a running block has yet to compute
 
     def new(self, sym: str, size: int) -> None:
-        if self.seq[sym].shape[1] != size:
-            raise Invalid(f"{sym} computed with size {size}, expected {self.seq[sym].shape[1]}")
+        if self.seq[sym].shape[-1] != size:
+            raise Invalid(f"{sym} computed with size {size}, expected {self.seq[sym].shape[-1]}")
 
     def read(self, f: Ref, ts: np.ndarray) -> np.ndarray:
         T, idx = self.T, ts + f.offset
@@ -450,7 +456,7 @@ class _Run:
         if f.sym not in self.seq or self.pending.get(f.sym, set()) & set(idx.tolist()):
             raise Invalid(f"{f.sym} is read before it is computed")
         inside = (idx >= (1 if f.edge == "zero" else 0)) & (idx <= (T if f.edge == "zero" else T + 1))
-        a = self.seq[f.sym][np.clip(idx, 0, T + 1)]
+        a = self.seq[f.sym][..., np.clip(idx, 0, T + 1), :]
         return np.where(inside[:, None], a, 0.0)
 
     def term(self, term: Term, ts: np.ndarray) -> np.ndarray:
@@ -465,25 +471,31 @@ class _Run:
                     v = np.broadcast_to(M, (len(ts), M.size)) if v is None else _times(v, M)
                     continue
                 M = M.T if f.transpose else M
-                if v is None or v.shape[1] != M.shape[1]:
+                if v is None or v.shape[-1] != M.shape[1]:
                     raise Invalid(f"{f.name} does not fit the vector it multiplies")
-                v = v @ M.T
+                y = v @ M.T
+                v = y if self.noise is None else self.noise.dot(y, v, M)
             else:
                 x = self.read(f.arg, ts) if isinstance(f, Fn) else self.read(f, ts)
-                x = FUNCTIONS[f.name][0](x) if isinstance(f, Fn) else x
+                if isinstance(f, Fn):
+                    x = FUNCTIONS[f.name][0](x)
+                    x = x if self.noise is None else self.noise.fn(f.name, x)
+                product = v is not None
                 v = x if v is None else _times(v, x)
+                v = v if self.noise is None or not product else self.noise.product(v)
         if v is None:
             raise Invalid("a term with no factors")
         return term.sign * v
 
     def eq(self, eq: Eq, ts: np.ndarray) -> np.ndarray:
         parts = [self.term(t, ts) for t in eq.terms]
-        sizes = {p.shape[1] for p in parts}
+        sizes = {p.shape[-1] for p in parts}
         if len(sizes) > 1:
             raise Invalid(f"the terms of {eq.lhs} have different sizes")
-        out = np.sum(parts, axis=0) if parts else None
-        if out is None:
+        if not parts:
             raise Invalid(f"{eq.lhs} has no terms")
+        out = reduce(np.add, parts)
+        out = out if self.noise is None or len(parts) == 1 else self.noise.add(out, parts)
         return -out if eq.negate else out
 
     def block(self, b: Block) -> None:
@@ -493,8 +505,8 @@ class _Run:
             self.pending = {e.lhs: set(range(1, T + 1)) for e in b.eqs}
             for e in b.eqs:
                 v = self.eq(e, ts)
-                self.new(e.lhs, v.shape[1])
-                self.seq[e.lhs][1 : T + 1] = v
+                self.new(e.lhs, v.shape[-1])
+                self.seq[e.lhs][..., 1 : T + 1, :] = v
                 self.pending[e.lhs] = set()
             return
         first, last = (1 + b.start, T + b.stop) if b.step > 0 else (T + b.start, 1 + b.stop)
@@ -504,8 +516,8 @@ class _Run:
             ts = np.array([t])
             for e in b.eqs:
                 v = self.eq(e, ts)
-                self.new(e.lhs, v.shape[1])
-                self.seq[e.lhs][t] = v[0]
+                self.new(e.lhs, v.shape[-1])
+                self.seq[e.lhs][..., t, :] = v[..., 0, :]
                 self.pending[e.lhs].discard(t)
         self.pending = {}
 
@@ -516,23 +528,26 @@ def _times(v: np.ndarray, x: np.ndarray) -> np.ndarray:
     return v * x
 
 
-def _output(run: _Run) -> float:
-    """yhat_t (times sum_k y_{t,k}), log yhat_t and E = Σ w_t E_t (+ Σ dhs_t . h_t) from q."""
+def _output(run: _Run) -> float | np.ndarray:
+    """yhat_t (times sum_k y_{t,k}), log yhat_t and E = Σ w_t E_t (+ Σ dhs_t . h_t) from q (one E
+    per run, with noise)."""
     T = run.T
-    q = run.seq["q"][1 : T + 1]
+    q = run.seq["q"][..., 1 : T + 1, :]
     log_yhat = log_softmax(q)
+    log_yhat = log_yhat if run.noise is None else run.noise.softmax(log_yhat, q)
     Y = run.seq["y"][1 : T + 1]
     yhat = Y.sum(axis=1, keepdims=True) * np.exp(log_yhat)
-    run.seq["yhat"] = np.vstack([np.zeros((1, yhat.shape[1])), yhat, np.zeros((1, yhat.shape[1]))])
-    E = -np.sum(Y * log_yhat, axis=1) + np.sum(run.seq["dhs"][1 : T + 1] * run.seq["h"][1 : T + 1], axis=1)
-    return run.seq["w"][1 : T + 1, 0] @ E
+    edge = np.zeros((*yhat.shape[:-2], 1, yhat.shape[-1]), dtype=yhat.dtype)
+    run.seq["yhat"] = np.concatenate([edge, yhat, edge], axis=-2)
+    E = -np.sum(Y * log_yhat, axis=-1) + np.sum(run.seq["dhs"][1 : T + 1] * run.seq["h"][..., 1 : T + 1, :], axis=-1)
+    return E @ run.seq["w"][1 : T + 1, 0]
 
 
-def forward_values(d: Derivation, problem: Problem, dtype=np.float64) -> tuple[_Run, float]:
+def forward_values(d: Derivation, problem: Problem, dtype=np.float64, noise=None) -> tuple[_Run, float]:
     """The forward pass of a derivation: every state's rows, and the loss."""
-    run = _Run(d, problem, dtype)
+    run = _Run(d, problem, dtype, noise)
     for sym, field in d.initial:
-        run.seq[sym][0] = np.asarray(getattr(problem, field), dtype=dtype)
+        run.seq[sym][..., 0, :] = np.asarray(getattr(problem, field), dtype=dtype)
     for b in d.forward:
         run.block(b)
     return run, _output(run)
@@ -558,39 +573,49 @@ def _forward_once(d: Derivation, problem: Problem) -> tuple[_Run, float]:
     return fresh, loss
 
 
-def evaluate(d: Derivation, problem: Problem) -> Values:
-    """The derivation's gradients, states and loss on one sequence (Invalid when it cannot run)."""
-    run, loss = _forward_once(d, problem)
+def evaluate(d: Derivation, problem: Problem, noise=None) -> Values:
+    """The derivation's gradients, states and loss on one sequence (Invalid when it cannot run);
+    with noise, every run's at once (a leading axis; `loss` then holds the clean runs' first)."""
+    run, loss = _forward_once(d, problem) if noise is None else forward_values(d, problem, noise=noise)
     for b in d.backward:
         run.block(b)
+    out = _stacked(_gradients(d, run), d.perm, run.params)
+    out["hs"] = run.seq["h"][..., 1 : run.T + 1, :].copy()
+    if "c" in run.seq and d.cell == "lstm":
+        out["cs"] = run.seq["c"][..., 1 : run.T + 1, :].copy()
+    out["loss"] = np.asarray(np.real(loss))
+    return Values(out, float(np.real(np.ravel(loss)[0])))
+
+
+def _gradients(d: Derivation, run: _Run) -> dict[str, np.ndarray]:
     T, out = run.T, {}
     eqs = {e.lhs: e for b in d.backward for e in b.eqs}
     for g in d.gradients:
         if isinstance(g, Outer):
             ts = np.arange(1 + g.lo, T + g.hi + 1)
             left = run.term(g.left, ts)
-            out[g.lhs] = left.T @ run.term(g.right, ts) if g.right is not None else left.sum(axis=0)
+            right = run.term(g.right, ts) if g.right is not None else None
+            out[g.lhs] = np.einsum("...ta,...tb->...ab", left, right) if right is not None else left.sum(axis=-2)
         elif isinstance(g, At):
-            v = run.eq(Eq(g.lhs, g.own) if g.own is not None else eqs[g.source], np.array([g.t]))[0]
+            v = run.eq(Eq(g.lhs, g.own) if g.own is not None else eqs[g.source], np.array([g.t]))[..., 0, :]
             out[g.lhs] = -v if g.negate else v
         else:
             out[g.lhs] = run.eq(g.eq, np.arange(1, T + 1))
-    out = _stacked(out, d.perm)
-    out["hs"] = run.seq["h"][1 : T + 1].copy()
-    out["loss"] = np.asarray(float(np.real(loss)))
-    return Values(out, float(np.real(loss)))
+    return out
 
 
-def _stacked(out: dict[str, np.ndarray], perm: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
+def _stacked(out: dict[str, np.ndarray], perm: tuple[int, ...] | None = None, params=None) -> dict[str, np.ndarray]:
     """Gate blocks "W_ih[g]" stacked by rows into "W_ih", gate g at block perm[g] (in gate order:
     PyTorch's layout, when perm is None)."""
     blocks: dict[str, list[tuple[int, np.ndarray]]] = {}
     for k in [k for k in out if "[" in k]:
         name, g = k[:-1].split("[")
         blocks.setdefault(name, []).append((int(g) if perm is None else perm[int(g)], out.pop(k)))
+    axis = lambda name: -params[name].ndim if params is not None else 0  # the rows of a matrix, a vector's axis
     try:
         return out | {
-            name: np.concatenate([a for _, a in sorted(parts, key=lambda x: x[0])]) for name, parts in blocks.items()
+            name: np.concatenate([a for _, a in sorted(parts, key=lambda x: x[0])], axis=axis(name))
+            for name, parts in blocks.items()
         }
     except ValueError:  # a block of another shape (an outer product the wrong way round)
         raise Invalid("gate blocks of different shapes") from None
