@@ -35,8 +35,8 @@ import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
-from itertools import permutations
 from functools import reduce
+from itertools import permutations
 from typing import NamedTuple
 
 import numpy as np
