@@ -267,10 +267,11 @@ def _positive_float(text: str) -> float:
 
 def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None:
     """The options that describe the implementation under test (verify, golden check, fuzz, taylor)."""
+    from .cells import Cell
     from .options import BATCH_LOSSES, DEFAULT_EXAMPLES, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT, REFERENCES
     from .precision import PRECISIONS
     from .problem import LOSSES
-    from .regimes import REGIMES
+    from .regimes import Regime
 
     p.add_argument(
         "--exec",
@@ -318,7 +319,15 @@ def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None
         help="E = sum_t E_t (default), its mean over t, or the last step's E_T only (many-to-one)",
     )
     g.add_argument("--no-bias", action="store_true", help="b_h = b_y = 0, and their gradients are not compared")
+    g.add_argument(
+        "--cell",
+        choices=tuple(c.value for c in Cell),
+        default="tanh",
+        help="the recurrent cell: tanh (the seed's, default), relu, gru (PyTorch's), gru_cho (Cho et al.'s), "
+        "lstm; parameters and gate orders in docs/cells.md",
+    )
     g.add_argument("--zero-h0", action="store_true", help="h0 = 0 always (for code that hard-codes it)")
+    g.add_argument("--zero-c0", action="store_true", help="the LSTM's c0 = 0 always (for code that starts c at 0)")
     g.add_argument(
         "--one-hot-inputs", action="store_true", help="every x_t one-hot (for code that takes token indices)"
     )
@@ -353,9 +362,9 @@ def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None
     s.add_argument(
         "--skip-regime",
         action="append",
-        choices=[str(r) for r in REGIMES],
+        choices=[str(r) for r in Regime],
         metavar="REGIME",
-        help="leave a regime out of the search and the coverage set (repeatable): " + ", ".join(map(str, REGIMES)),
+        help="leave a regime out of the search and the coverage set (repeatable): " + ", ".join(map(str, Regime)),
     )
 
 

@@ -192,7 +192,7 @@ SEED = Derivation(
     dims=(*((s, "H") for s in ("p", "h", "c", "dh", "dp")), ("q", "K"), ("e", "K"), ("dq", "K"), ("dx", "D")),
 )
 
-_sigmoid = lambda z: 1.0 / (1.0 + np.exp(-z))
+_sigmoid = lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))  # never overflows; analytic for the complex step
 FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     # name: (function, how it reads with {} for the argument)
     "tanh": (np.tanh, "tanh({})"),

@@ -89,7 +89,7 @@ class Disagreement(AssertionError):
 
         super().__init__(f"{what}\n{describe([c for c in checks if not c.ok])}")
         self.what, self.checks = what, checks
-        self.case = example if isinstance(example, Case) else Case((example,), Contract())
+        self.case = example if isinstance(example, Case) else Case((example,), Contract(cell=example.cell))
 
 
 def _regime_events(problems: tuple[Problem, ...]) -> dict[str, float]:
@@ -178,7 +178,7 @@ class Worst:
 
     def record(self, name: str, ratio: float, example: Problem | Case) -> None:
         if ratio > self.ratio.get(name, -1.0):
-            case = example if isinstance(example, Case) else Case((example,), Contract())
+            case = example if isinstance(example, Case) else Case((example,), Contract(cell=example.cell))
             self.ratio[name], self.example[name] = ratio, case
         self.this = max(self.this, ratio)
 

@@ -135,7 +135,7 @@ def implementation(fn: Callable | str | None, opts: Options, exec_command: str |
     """The Implementation for a callable, a TARGET string, or a worker command."""
     from .target import load_target
 
-    contract = Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias)
+    contract = Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias, cell=opts.cell)
     if exec_command is not None:
         if fn is not None:
             raise GradcheckError("give a TARGET or --exec, not both")

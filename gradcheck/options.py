@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from .cells import has_cell_state, parse_cell
 from .errors import GradcheckError
 from .precision import PRECISIONS, Precision, precision
 from .problem import LOSSES
-from .regimes import REGIMES, Regime, parse_regime
+from .regimes import Regime, parse_regime, regimes_for
 
 BATCH_LOSSES = ("sum", "mean")  # the reduction over the N sequences of a batch
 REFERENCES = ("bptt", "jax")  # gradcheck's recursion, or JAX autodiff
 # Flags that restrict the problems to what the code under test can take (each a bool option).
-FLAGS = ("no_bias", "zero_h0", "one_hot_inputs", "same_io_dim")
+FLAGS = ("no_bias", "zero_h0", "zero_c0", "one_hot_inputs", "same_io_dim")
 # 200 random problems: every regime is drawn with probability 1/8 per problem, so the chance
 # that one regime (and the bugs only it shows: large logits, saturation, clipping at large
 # gradients) is never drawn is 8 (7/8)^200 ~ 2e-11; h0 != 0 and one-hot inputs come up half
@@ -30,12 +31,14 @@ class Options:
     """How the implementation is called and what it computes; how the problems are drawn."""
 
     loss: str = "sum"  # each sequence's loss: sum, mean or last over its steps
+    cell: str = "tanh"  # the recurrent cell: tanh (the seed's), relu, gru, gru_cho, lstm
     batch: bool = False  # inputs with a leading batch axis N
     batch_loss: str = "sum"  # sum or mean over the N sequences
     max_batch: int = DEFAULT_MAX_BATCH
     layer: bool = False  # the recurrent layer alone, with upstream gradients dhs
     no_bias: bool = False
     zero_h0: bool = False
+    zero_c0: bool = False  # the LSTM's c0 = 0 always
     one_hot_inputs: bool = False
     same_io_dim: bool = False
     dtype: str = "float64"
@@ -58,6 +61,7 @@ class Options:
         _choice("batch_loss", self.batch_loss, BATCH_LOSSES)
         _choice("dtype", self.dtype, tuple(PRECISIONS))
         _choice("reference", self.reference, REFERENCES)
+        object.__setattr__(self, "cell", parse_cell(self.cell).value)
         for name in ("batch", "layer", *FLAGS):
             if not isinstance(getattr(self, name), bool):
                 raise GradcheckError(f"{name}: {getattr(self, name)!r} given, expected True or False")
@@ -80,6 +84,13 @@ class Options:
             raise GradcheckError("loss: the layer's loss is sum_t dhs_t . h_t; --loss does not apply to --layer")
         if self.layer and self.same_io_dim:
             raise GradcheckError("same_io_dim: the layer alone has no output size K")
+        if self.zero_c0 and not has_cell_state(self.cell):
+            raise GradcheckError(f"zero_c0: the {self.cell} cell has no cell state (only the lstm has c0)")
+        if self.reference == "jax" and self.cell != "tanh":
+            raise GradcheckError(f"reference: 'jax' judges the tanh cell; the {self.cell} cell's reference is bptt")
+        alien = [r for r in self.skip_regimes if r not in regimes_for(self.cell)]
+        if alien:
+            raise GradcheckError(f"skip_regimes: {alien[0]} is not a regime of the {self.cell} cell")
 
     @property
     def precision(self) -> Precision:
@@ -87,8 +98,8 @@ class Options:
 
     @property
     def regimes(self) -> tuple[Regime, ...]:
-        """The regimes the search draws: every one but those skipped."""
-        return tuple(r for r in REGIMES if r not in self.skip_regimes)
+        """The regimes the search draws: every one of the cell's but those skipped."""
+        return tuple(r for r in regimes_for(self.cell) if r not in self.skip_regimes)
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -97,7 +108,8 @@ class Options:
 
     def describe(self) -> str:
         """The options that matter, as a user would type them (for reports)."""
-        words = [f"loss={self.loss}"] if not self.layer else []
+        words = [f"--cell {self.cell}"] if self.cell != "tanh" else []
+        words += [f"loss={self.loss}"] if not self.layer else []
         words += [f"dtype={self.dtype}", f"reference={self.reference}", f"seed={self.seed}"]
         if self.batch:
             mean = "" if self.layer else f"batch-loss={self.batch_loss}, "

@@ -166,7 +166,7 @@ def _differ(first: Outcome, r: Repeat) -> Outcome:
 
 
 def contract_of(opts: Options) -> Contract:
-    return Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias)
+    return Contract(batch=opts.batch, layer=opts.layer, no_bias=opts.no_bias, cell=opts.cell)
 
 
 def cases(opts: Options):
@@ -187,6 +187,8 @@ def cases(opts: Options):
         precision=opts.precision,
         first_input_zero=opts.first_input_zero,
         layer=opts.layer,
+        cell=opts.cell,
+        zero_c0=opts.zero_c0,
     )
     contract = contract_of(opts)
     return drawn.map(lambda b: Case(b.problems, contract, opts.batch_loss == "mean", b.spreads, regime=b.regime))
@@ -213,6 +215,8 @@ def coverage_set(opts: Options) -> list[Case]:
                 loss=opts.loss,
                 first_input_zero=opts.first_input_zero,
                 layer=opts.layer,
+                cell=opts.cell,
+                zero_c0=opts.zero_c0,
             )
             out.append(Case(b.problems, contract_of(opts), opts.batch_loss == "mean", b.spreads, regime=regime))
     return out

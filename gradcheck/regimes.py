@@ -10,6 +10,12 @@ Regimes (h_t = tanh(p_t), logits q_t):
 - large_gradient: T >= 10, V ~ 3: sum-loss gradients above 5   clipping code kicks in
 - huge_preactivations: |p| past exp()'s overflow               tanh written with exp() overflows
 
+and for the cells that have them (cells.py):
+- forget_open:    the LSTM's forget gate near 1 (b_f + 4..12)      the cell state carries far
+- update_extreme: the GRU's update gate near 0 or 1 (b_z +-4..12)  h carries, or is replaced
+- kinks:          ReLU's pre-activations exactly 0 (b = 0, h_0 = 0,
+                  a run of zero inputs)                              relu'(0)'s convention shows
+
 `strategies.py` draws the scales with Hypothesis; the coverage set and golden vectors draw them
 with numpy (`regime_scales`). Both take the same `scales_for`, so a regime means one thing everywhere.
 """
@@ -36,9 +42,23 @@ class Regime(StrEnum):
     VANISHING = "vanishing"
     LARGE_GRADIENT = "large_gradient"
     HUGE_PREACTIVATIONS = "huge_preactivations"
+    FORGET_OPEN = "forget_open"
+    UPDATE_EXTREME = "update_extreme"
+    KINKS = "kinks"
 
 
-REGIMES: tuple[Regime, ...] = tuple(Regime)
+# The regimes of one cell alone.
+CELL_REGIMES = {
+    Regime.FORGET_OPEN: ("lstm",),
+    Regime.UPDATE_EXTREME: ("gru", "gru_cho"),
+    Regime.KINKS: ("relu",),
+}
+REGIMES: tuple[Regime, ...] = tuple(r for r in Regime if r not in CELL_REGIMES)
+
+
+def regimes_for(cell: str) -> tuple[Regime, ...]:
+    """Every regime a cell's problems are drawn in: the common ones, and its own."""
+    return (*REGIMES, *(r for r, cells in CELL_REGIMES.items() if str(cell) in cells))
 
 
 def parse_regime(name: str | Regime) -> Regime:
@@ -56,6 +76,8 @@ class Scales(NamedTuple):
     b: float  # std of b_h, and of the varying part of b_y
     x: float  # std of real-valued inputs
     offset: float  # common logit offset (same for every class): overflows exp() in naive softmax
+    gate: float = 0.0  # added to the input bias of the LSTM's forget gate, or the GRU's update gate
+    kinks: bool = False  # biases 0, h_0 = 0 and a run of zero inputs: pre-activations exactly 0
 
 
 # Without a precision (the property tests of the float64 core): float64's large-logit offsets.
@@ -95,6 +117,13 @@ def scales_for(uniform, regime: Regime, pr: Precision | None) -> Scales:
         return Scales(over * f(0.6, 1.5), f(0.5, 1.5), f(0.5, 3.0), 0.0, 1.0, 0.0)
     if regime is Regime.LARGE_GRADIENT:
         return Scales(f(0.5, 2.0), f(0.8, 1.5), f(2.0, 6.0), f(0.0, 1.0), 1.0, 0.0)
+    if regime is Regime.FORGET_OPEN:  # f = sigma(4..12 + ...): 0.98 to 0.99999
+        return Scales(f(0.5, 2.0), f(0.5, 1.5), f(0.5, 3.0), f(0.0, 1.0), 1.0, 0.0, gate=f(4.0, 12.0))
+    if regime is Regime.UPDATE_EXTREME:  # z near 1 (h carried) or near 0 (h replaced by n)
+        sign = 1.0 if f(-1.0, 1.0) >= 0 else -1.0
+        return Scales(f(0.5, 2.0), f(0.5, 1.5), f(0.5, 3.0), f(0.0, 1.0), 1.0, 0.0, gate=sign * f(4.0, 12.0))
+    if regime is Regime.KINKS:
+        return Scales(f(0.5, 2.0), f(0.5, 1.5), f(0.5, 3.0), 0.0, f(0.5, 2.0), 0.0, kinks=True)
     return Scales(f(0.5, 2.0), f(0.5, 1.5), f(0.5, 3.0), f(0.0, 1.0), f(0.5, 2.0), 0.0)
 
 
@@ -104,11 +133,13 @@ def regime_scales(regime: Regime | str, rng: np.random.Generator, pr: Precision 
 
 
 def min_steps(regime: Regime) -> int:
-    """large_gradient needs T >= 10 for sum-loss gradients above 5; every other regime T >= 1."""
-    return 10 if regime is Regime.LARGE_GRADIENT else 1
+    """large_gradient needs T >= 10 for sum-loss gradients above 5, forget_open T >= 20 for a cell
+    state carried far, kinks T >= 2 for a zero step before the others; every other regime T >= 1."""
+    return {Regime.LARGE_GRADIENT: 10, Regime.FORGET_OPEN: 20, Regime.KINKS: 2}.get(regime, 1)
 
 
 __all__ = [
+    "CELL_REGIMES",
     "FLOAT64_LOGIT_OFFSETS",
     "REGIMES",
     "Regime",
@@ -116,5 +147,6 @@ __all__ = [
     "min_steps",
     "parse_regime",
     "regime_scales",
+    "regimes_for",
     "scales_for",
 ]

@@ -161,8 +161,17 @@ def _gradients(problem: Problem, hs, dq, dp) -> dict[str, np.ndarray]:
     }
 
 
+# The other cells' model (roundoff_cells.py) gives a standard deviation, a bound from its coherent
+# runs and the sums' worst case; the tolerance is CELL_SAFETY standard deviations plus the bounds,
+# expressed as a spread that compare.ROUNDOFF_SAFETY multiplies.
+CELL_SAFETY = 6.0
+
+
 def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None) -> Spread:
-    """Round-off scale of E and of every gradient entry, in the arithmetic `pr` (module docstring)."""
+    """Round-off scale of E and of every gradient entry, in the arithmetic `pr` (module docstring);
+    another cell's from its derivation (roundoff_cells.py)."""
+    if problem.cell != "tanh":
+        return _cell(problem, pr)
     fw = forward(problem) if fw is None else fw
     xi = _Noise()
     (U, W, V, _b_h, _b_y), xs, w = problem.params, problem.xs, problem.weights
@@ -213,6 +222,16 @@ def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None) 
     loss = float(np.max(np.abs((E - fw.E) @ w)) + _loop_sum_rounding(loss_abs, T, eps))
     magnitude = _magnitude(problem, fw, a_dq, a_dp, [*abs_sums.values(), loss_abs])
     return Spread(loss, grads, float(np.max(e_h)), magnitude, own, carried, sums)
+
+
+def _cell(problem: Problem, pr: Precision) -> Spread:
+    from .compare import ROUNDOFF_SAFETY
+    from .roundoff_cells import cell_spread
+
+    c = cell_spread(problem, pr)
+    as_spread = lambda random, bound: (CELL_SAFETY * random + bound) / ROUNDOFF_SAFETY
+    grads = {k: as_spread(v, c.bias[k] + c.sums.get(k, 0.0)) for k, v in c.grads.items() if k != "cs"}
+    return Spread(as_spread(c.loss, c.bias["loss"] + c.sums["loss"]), grads, c.states, c.magnitude)
 
 
 def _magnitude(problem: Problem, fw: Forward, a_dq, a_dp, sums: list) -> float:

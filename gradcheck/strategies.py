@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from hypothesis import strategies as st
 
+from .cells import GATES, has_cell_state, parse_cell
 from .compare import RANGE_HEADROOM
 from .model import forward
 from .precision import Precision
@@ -38,23 +39,44 @@ class _Draw(NamedTuple):
     params: dict[str, np.ndarray]
     V_common: np.ndarray
     b_y_common: np.ndarray
-    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (xs, ys, h0) per sequence
+    inputs: list[tuple]  # (xs, ys, h0, c0) per sequence (c0 None but for the LSTM)
+    cell: str = "tanh"
 
 
-def _draw(sizes, scales: Scales, seed: int, n: int, flags: dict) -> _Draw:
+def _weights(cell: str, D: int, H: int, scales: Scales, g) -> dict[str, np.ndarray]:
+    """The recurrent matrices of a cell: U (x u/sqrt(D)) and W (x w/sqrt(H)), or the gated cells'
+    W_ih and W_hh by the same scales (G gates stacked by rows)."""
+    G = GATES[parse_cell(cell)]
+    names = ("U", "W") if G == 1 else ("W_ih", "W_hh")
+    return {names[0]: scales.u * g((G * H, D)) / np.sqrt(D), names[1]: scales.w * g((G * H, H)) / np.sqrt(H)}
+
+
+def _biases(cell: str, H: int, scales: Scales, g) -> dict[str, np.ndarray]:
+    """b_h (x b), or b_ih and b_hh with the regime's gate bias added to the LSTM's forget gate
+    (block 1 of i, f, g, o) or the GRU's update gate (block 1 of r, z, n)."""
+    G = GATES[parse_cell(cell)]
+    if G == 1:
+        return {"b_h": scales.b * g(H)}
+    b_ih = scales.b * g(G * H)
+    b_ih[H : 2 * H] += scales.gate
+    return {"b_ih": b_ih, "b_hh": scales.b * g(G * H)}
+
+
+def _draw(sizes, scales: Scales, seed: int, n: int, flags: dict, cell: str = "tanh") -> _Draw:
     D, H, K, T = sizes
     rng = np.random.default_rng(seed)
     g = rng.standard_normal
-    U = scales.u * g((H, D)) / np.sqrt(D)
-    W = scales.w * g((H, H)) / np.sqrt(H)
+    rec = _weights(cell, D, H, scales, g)
     # A shared row u^T in V and a shared b_y offset move every class together: huge logits with
     # moderate gaps between classes. The varying part sets the gaps.
     u = rng.choice([-1.0, 1.0], H) / H
     V_common = scales.offset * np.outer(np.ones(K), u)
     V_vary = scales.v * g((K, H)) / np.sqrt(H)
-    b_h, b_y_vary, b_y_common = scales.b * g(H), scales.b * g(K), np.full(K, scales.offset)
-    if flags["no_bias"]:
-        b_h, b_y_vary, b_y_common = np.zeros(H), np.zeros(K), np.zeros(K)
+    rec |= _biases(cell, H, scales, g)
+    b_y_vary, b_y_common = scales.b * g(K), np.full(K, scales.offset)
+    if flags["no_bias"] or scales.kinks:
+        rec = {k: (np.zeros_like(v) if k.startswith("b_") else v) for k, v in rec.items()}
+        b_y_vary, b_y_common = (np.zeros(K), np.zeros(K)) if flags["no_bias"] else (b_y_vary, b_y_common)
     inputs = []
     for _ in range(n):
         if flags["one_hot_inputs"]:
@@ -63,19 +85,22 @@ def _draw(sizes, scales: Scales, seed: int, n: int, flags: dict) -> _Draw:
             xs = scales.x * g((T, D))
         if flags["first_input_zero"]:
             xs[:, 0] = 0.0
-        h0 = np.zeros(H) if flags["zero_h0"] else rng.uniform(-1.0, 1.0, H)
+        if scales.kinks:  # with h_0 = 0 and no bias, every p_t is exactly 0 until an input is not
+            xs[: int(rng.integers(1, T))] = 0.0
+        h0 = np.zeros(H) if flags["zero_h0"] or scales.kinks else rng.uniform(-1.0, 1.0, H)
+        c0 = (np.zeros(H) if flags["zero_c0"] else rng.uniform(-1.0, 1.0, H)) if has_cell_state(cell) else None
         ys = rng.dirichlet(np.ones(K), T) if flags["soft_targets"] else rng.integers(0, K, T)
-        inputs.append((xs, ys, h0))
-    return _Draw({"U": U, "W": W, "V": V_vary, "b_h": b_h, "b_y": b_y_vary}, V_common, b_y_common, inputs)
+        inputs.append((xs, ys, h0, c0))
+    return _Draw({**rec, "V": V_vary, "b_y": b_y_vary}, V_common, b_y_common, inputs, cell)
 
 
 def _network(d: _Draw, v_scale: float, w_scale: float) -> dict[str, np.ndarray]:
-    p = d.params
-    return {**p, "W": w_scale * p["W"], "V": d.V_common + v_scale * p["V"], "b_y": d.b_y_common + v_scale * p["b_y"]}
+    p, w = d.params, ("W" if "W" in d.params else "W_hh")  # tempering weakens the recurrent matrix
+    return {**p, w: w_scale * p[w], "V": d.V_common + v_scale * p["V"], "b_y": d.b_y_common + v_scale * p["b_y"]}
 
 
 def _sequences(d: _Draw, params: dict, loss: str) -> tuple[Problem, ...]:
-    return tuple(make_problem(params, xs, ys, h0, loss=loss) for xs, ys, h0 in d.inputs)
+    return tuple(make_problem(params, xs, ys, h0, loss=loss, cell=d.cell, c0=c0) for xs, ys, h0, c0 in d.inputs)
 
 
 class Batch(NamedTuple):
@@ -116,8 +141,11 @@ def build_problems(
     loss: str = "sum",
     first_input_zero: bool = False,
     layer: bool = False,
+    cell: str = "tanh",
+    zero_c0: bool = False,
 ) -> Batch:
-    """n sequences through one network, from sizes (D, H, K, T), regime scales and a seed; deterministic.
+    """n sequences through one network of the cell, from sizes (D, H, K, T), regime scales and a
+    seed; deterministic.
 
     With a precision: logit gaps capped (Precision.max_logit_gap), the recurrence tempered until
     that precision can judge it, and every number rounded to it (module docstring). layer: each
@@ -130,8 +158,9 @@ def build_problems(
         no_bias=no_bias,
         soft_targets=soft_targets,
         first_input_zero=first_input_zero,
+        zero_c0=zero_c0,
     )
-    d = _draw(sizes, scales, seed, n, flags)
+    d = _draw(sizes, scales, seed, n, flags, cell)
     v_scale, w_scale = 1.0, 1.0
     if precision is not None:  # shrink the varying part of the logits only; the common offset stays
         q = np.concatenate([forward(p).q for p in _sequences(d, _network(d, 1.0, 1.0), loss)])
@@ -153,9 +182,8 @@ def build_problems(
 def round_problem(p: Problem, pr: Precision) -> Problem:
     """The problem with every number rounded to the precision (targets, weights and dhs too)."""
     params = p.params._replace(**{k: pr.round(v) for k, v in p.params._asdict().items()})
-    return p._replace(
-        params=params, xs=pr.round(p.xs), h0=pr.round(p.h0), dhs=None if p.dhs is None else pr.round(p.dhs)
-    )
+    optional = {k: None if getattr(p, k) is None else pr.round(getattr(p, k)) for k in ("dhs", "c0")}
+    return p._replace(params=params, xs=pr.round(p.xs), h0=pr.round(p.h0), **optional)
 
 
 def _finish(problems: tuple[Problem, ...], pr: Precision | None, layer: bool) -> tuple[Problem, ...]:
@@ -164,7 +192,8 @@ def _finish(problems: tuple[Problem, ...], pr: Precision | None, layer: bool) ->
     for p in problems:
         if layer:
             dq = p.weights[:, None] * (p.Y.sum(axis=1, keepdims=True) * np.exp(forward(p).log_yhat) - p.Y)
-            p = make_layer_problem(p.params._asdict(), p.xs, p.h0, direct_state_gradient(p, dq))
+            dhs = direct_state_gradient(p, dq)
+            p = make_layer_problem(p.recurrent, p.xs, p.h0, dhs, cell=p.cell, c0=p.c0)
         out.append(round_problem(p, pr) if pr is not None else p)
     return tuple(out)
 
@@ -196,9 +225,11 @@ def batches(
     precision: Precision | None = None,
     first_input_zero: bool = False,
     layer: bool = False,
+    cell: str = "tanh",
+    zero_c0: bool = False,
 ) -> Batch:
-    """Random batches of 1..max_batch sequences through one network; an argument left as None is
-    drawn too (both modes get exercised). precision: the arithmetic of the code under test."""
+    """Random batches of 1..max_batch sequences through one network of the cell; an argument left as
+    None is drawn too (both modes get exercised). precision: the arithmetic of the code under test."""
     regime = draw(st.sampled_from(regimes))
     D = draw(st.integers(1, max_D))
     H = draw(st.integers(min_H, max_H))
@@ -222,6 +253,8 @@ def batches(
         precision=precision,
         first_input_zero=first_input_zero,
         layer=layer,
+        cell=cell,
+        zero_c0=zero_c0,
         **flags,
     )
     return b._replace(regime=regime)
@@ -232,12 +265,20 @@ def problems(**options) -> st.SearchStrategy[Problem]:
     return batches(**options).map(lambda b: b.problems[0])
 
 
+def preactivations(problem: Problem, hs: np.ndarray) -> np.ndarray:
+    """Every pre-activation, (T, G H): p_t of the seed's cell and relu, every gate's of the others
+    (W_ih x_t + b_ih + W_hh h_{t-1} + b_hh; for the GRU's n, its input part alone)."""
+    rec = problem.recurrent
+    if "U" in rec:
+        return problem.xs @ rec["U"].T + hs[:-1] @ rec["W"].T + rec["b_h"]
+    return problem.xs @ rec["W_ih"].T + rec["b_ih"] + hs[:-1] @ rec["W_hh"].T + rec["b_hh"]
+
+
 def features(problem: Problem) -> dict[str, float]:
     """What a problem exercises, for coverage reports and hypothesis.event()/target()."""
     fw = forward(problem)
     D, H, K, T = problem.sizes
-    U, W, _, b_h, _ = problem.params
-    p = problem.xs @ U.T + fw.hs[:-1] @ W.T + b_h
+    p = preactivations(problem, fw.hs)
     return {
         "D": D,
         "H": H,
