@@ -346,6 +346,10 @@ def target_check(impl, opts: Options, worst: Worst) -> Callable[[Case], Judgemen
     return check
 
 
+def _examples(n: int) -> str:
+    return f"{n} example{'' if n == 1 else 's'}"
+
+
 def explain_failure(impl, opts: Options, case: Case) -> Explained:
     """verify's evidence and diagnosis stages on a campaign's shrunk failing case."""
     out = judge(impl, case, opts, reference_function(opts))
@@ -355,7 +359,7 @@ def explain_failure(impl, opts: Options, case: Case) -> Explained:
 def format_summary(camp: Campaign, what: str, replay: str, explained: Explained | None = None) -> str:
     rate = camp.examples / camp.seconds if camp.seconds else 0.0
     lines = [
-        f"gradcheck fuzz {what}: {'FAILED' if camp.failure else 'no failure'} after {camp.examples} examples "
+        f"gradcheck fuzz {what}: {'FAILED' if camp.failure else 'no failure'} after {_examples(camp.examples)} "
         f"in {camp.seconds:.0f} s ({rate:.1f}/s)"
     ]
     cov = camp.coverage

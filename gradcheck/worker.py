@@ -125,11 +125,10 @@ def _is_number(v: str) -> bool:
 class WorkerProcess:
     """The worker's process: started on first use, restarted after it dies or hangs.
 
-    The first problem decides whether the command is a worker at all: until the worker writes a
-    well-formed reply header (`result <id> <count>` or `error <id> ...`) for the first time, a
-    process that exits, is killed, hangs past the timeout or writes something else raises
-    WorkerCannotStart (exit 2), since no answer means nothing was judged. From then on the same
-    events are Failures of the code under test (exit 1).
+    Until the worker has answered one problem (a whole `result`, or an `error` line), nothing can
+    be judged: whatever goes wrong before (it exits, is killed, hangs past the timeout, writes
+    something that is not a reply) raises WorkerCannotStart, a usage error (exit 2). From the first
+    answer on, the same events are Failures of the code under test (exit 1).
     """
 
     def __init__(self, command: str, timeout: float):
@@ -139,7 +138,6 @@ class WorkerProcess:
         self.command, self.timeout = command, timeout
         self.proc: subprocess.Popen | None = None
         self.answered = 0  # problems answered by any process of this worker
-        self.replied = False  # whether any process of it has written a well-formed reply header
         self.unusable: WorkerCannotStart | None = None  # set once it failed its first problem
         self.started = 0
         self.sent = 0  # problems sent to the current process: the next id is sent + 1
@@ -169,7 +167,7 @@ class WorkerProcess:
         if self.unusable is not None:  # a search may ask again (shrinking): no new process, no new wait
             raise self.unusable
         result = self._exchange(make_request)
-        if isinstance(result, Failure) and not self.replied:
+        if isinstance(result, Failure) and self.answered == 0:
             self.unusable = WorkerCannotStart(f"--exec {self.command!r}: {result.message}{_NEVER_ANSWERED}")
             raise self.unusable
         return result
@@ -188,7 +186,6 @@ class WorkerProcess:
         words = header.split(maxsplit=2)
         if len(words) >= 2 and words[0] == "error" and words[1] == str(pid):
             self.answered += 1
-            self.replied = True
             return Reply([], words[2] if len(words) > 2 else "(no message)")
         if len(words) < 3 or words[0] != "result" or words[1] != str(pid) or not words[2].isdigit():
             self.kill()
@@ -198,7 +195,6 @@ class WorkerProcess:
                 f"the worker's reply to problem {pid} is malformed: expected "
                 f"'result {pid} <count>' or 'error {pid} <message>', got {got!r}{self._stderr_says()}",
             )
-        self.replied = True
         arrays = []
         for _ in range(int(words[2])):
             line = self._line(deadline)
@@ -281,7 +277,7 @@ class WorkerProcess:
             )
         when = self._when(pid, replying)  # before the pipes are closed: the unread bytes are in them
         self._release()
-        if code in CANNOT_START and not self.replied:
+        if code in CANNOT_START and self.answered == 0:
             raise WorkerCannotStart(
                 f"--exec: {self.command!r} exited with {code} {when} "
                 f"(command not found or not executable?){self._stderr_says()}"
