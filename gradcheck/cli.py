@@ -144,8 +144,12 @@ def _fuzz(args: argparse.Namespace) -> int:
                 "regimes": dict(camp.regimes),
                 "not_judged": dict(camp.not_judged),
                 "failure": camp.failure,
+                "stopped": camp.stopped,
             },
         )
+    if camp.stopped and not camp.failure:  # the budget was not spent: no verdict of "no failure"
+        print(f"gradcheck: fuzz: {camp.stopped}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_DISAGREE if camp.failure else EXIT_AGREE
 
 

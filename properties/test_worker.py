@@ -162,6 +162,7 @@ def test_every_command_that_takes_a_worker_says_it_never_answered(capsys, tmp_pa
         argv += ["--database", str(tmp_path / "db")]
     code, out, err = run(capsys, *argv)
     assert code == 2 and "never answered a problem" in err and len(err.strip().splitlines()) == 1, (out, err)
+    assert not out  # no report, and from fuzz no "Falsifying example" of a run that judged nothing
 
 
 def test_nodes_error_is_quoted_not_only_its_version_line(capsys, tmp_path):
