@@ -131,22 +131,10 @@ def _fuzz(args: argparse.Namespace) -> int:
         if impl is not None:
             impl.close()
     replay = shlex.join(["python", "-m", "gradcheck", "fuzz", *_replay_args(args), "--examples", "1"])
+    camp.what = what
     _print(format_summary(camp, what, replay, explained))
     if args.json:
-        _write_json(
-            args.json,
-            {
-                "examples": camp.examples,
-                "seconds": camp.seconds,
-                "worst": camp.worst.ratio,
-                "closest": camp.worst.as_json(),
-                "coverage": dict(camp.coverage),
-                "regimes": dict(camp.regimes),
-                "not_judged": dict(camp.not_judged),
-                "failure": camp.failure,
-                "stopped": camp.stopped,
-            },
-        )
+        _write_json(args.json, camp.to_json())
     if camp.stopped and not camp.failure:  # the budget was not spent: no verdict of "no failure"
         print(f"gradcheck: fuzz: {camp.stopped}", file=sys.stderr)
         return EXIT_USAGE

@@ -218,6 +218,27 @@ class Campaign:
     not_judged: Counter = field(default_factory=Counter)  # not judged, per regime
     shrunk: bool = False  # whether the failure is Hypothesis' shrunk one (else the first met)
     stopped: str | None = None  # why the campaign stopped before its budget (the database went away)
+    what: str = ""  # what was fuzzed, in words (the summary's title)
+
+    def to_json(self) -> dict:
+        """The summary as data (`fuzz --json`)."""
+        return {
+            "what": self.what,
+            "examples": self.examples,
+            "seconds": self.seconds,
+            "worst": self.worst.ratio,
+            "closest": self.worst.as_json(),
+            "coverage": dict(self.coverage),
+            "regimes": dict(self.regimes),
+            "not_judged": dict(self.not_judged),
+            "failure": self.failure,
+            "stopped": self.stopped,
+        }
+
+    def _repr_html_(self) -> str:  # a notebook cell's display
+        from .notebook import campaign_html
+
+        return campaign_html(self.to_json())
 
 
 def _coverage(c: Counter, problem: Problem, pr: Precision) -> None:
