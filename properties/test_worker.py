@@ -106,6 +106,7 @@ def test_a_worker_that_hangs_after_answering_is_killed_after_the_timeout(capsys,
     assert code == 1 and len(lines) == 1 and "did not answer problem 2 within 3 s" in lines[0] and not err
 
 
+@pytest.mark.slow  # shrinking restarts the crashed worker (a Python process) at every step
 def test_a_crash_is_not_taken_for_a_hang_whatever_it_says(capsys, python_worker):
     """The oracle stops a search at a hang without shrinking; a crash whose stderr reads like a hang
     ("did not answer") is still a crash, searched and shrunk (the Fault decides, not the words)."""
