@@ -259,9 +259,9 @@ def _positive_float(text: str) -> float:
 
 def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None:
     """The options that describe the implementation under test (verify, golden check, fuzz, taylor)."""
-    from .options import BATCH_LOSSES, DEFAULT_EXAMPLES, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT, REFERENCES
+    # Modules that import neither numpy nor Hypothesis: `--help` loads in a fraction of a second.
+    from .options import BATCH_LOSSES, DEFAULT_EXAMPLES, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT, LOSSES, REFERENCES
     from .precision import PRECISIONS
-    from .problem import LOSSES
     from .regimes import REGIMES
 
     p.add_argument(
