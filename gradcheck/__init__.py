@@ -54,6 +54,12 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
         globals()[name] = value  # once: later look-ups do not come here
         return value
+    if not name.startswith("_"):  # a submodule, as eager imports made them: gradcheck.numeric.fd_gradients
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":  # the submodule exists and imports something missing
+                raise
     raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")
 
 

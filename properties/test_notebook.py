@@ -14,6 +14,7 @@ import pytest
 import gradcheck
 from gradcheck.fuzz import Campaign, Worst
 from gradcheck.options import Options
+from gradcheck.oracle import coverage_set
 from gradcheck.taylor import taylor
 
 from .test_oracle import IMPLS
@@ -148,7 +149,7 @@ def test_a_taylor_reports_html_holds_its_directions_and_remainders():
 
 def test_a_campaigns_html_holds_its_worst_ratios_and_its_stop():
     worst = Worst()
-    worst.record("implementation vs reference", 0.25, gradcheck.oracle.coverage_set(Options())[0])
+    worst.record("implementation vs reference", 0.25, coverage_set(Options())[0])
     camp = Campaign(examples=1, seconds=2.0, worst=worst, what="x.py:grads", stopped="the example database went away")
     page = Page(camp._repr_html_())
     assert "gradcheck fuzz x.py:grads: STOPPED, no failure after 1 example" in page.text

@@ -98,6 +98,11 @@ def test_every_public_name_resolves_as_before(name):
     assert module is None or getattr(module, name) is value
 
 
+def test_a_submodule_is_an_attribute_as_the_eager_imports_made_it():
+    _, proc = imported("-c", "import gradcheck; print(gradcheck.numeric.fd_gradients.__name__)")
+    assert proc.returncode == 0 and proc.stdout.strip() == "fd_gradients"
+
+
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         gradcheck.no_such_name  # noqa: B018 (the look-up is the test)
