@@ -487,7 +487,8 @@ def format_summary(camp: Campaign, what: str, replay: str, explained: Explained 
                 f"  {'note' if f.role is Role.NOTE else 'diagnosis'}: {f.words()}" for f in explained.diagnosis.findings
             ]
         if camp.failing_case is not None:
-            lines.append(f"  smallest failing problem: {case_sizes(camp.failing_case)}")
+            which = "smallest failing problem" if camp.shrunk else "failing problem"
+            lines.append(f"  {which}: {case_sizes(camp.failing_case)}")
             lines += case_arrays(camp.failing_case)
         if camp.shrunk:
             lines.append(f"  replay (the example database holds it): {replay}")

@@ -91,6 +91,8 @@ def verdict_html(data: dict[str, Any], png: bytes | None = None) -> str:
         body.append(f'<p class="small">repeated calls: {_e(data["repeated_calls"])}</p>')
     if failure:
         body.append(f"<p>failing problem: <code>{_e(failure.get('sizes', ''))}</code></p>")
+    others = [f for f in data.get("failures", [])[1:] if isinstance(f, dict)]
+    body.append(_list("more failures", [f"{f.get('message', '')} ({f.get('sizes', '')})" for f in others]))
     body.append(_image(png, "error map of the first failing problem: log10 error/tol per entry"))
     return _page(verdict, ok, body)
 
@@ -154,8 +156,8 @@ def _abs_error(check: dict[str, Any]) -> float:
 def error_map_png(report) -> bytes | None:
     """plot.error_maps of the first failing problem the search met (as `verify --plot` draws it),
     as PNG bytes; None when there is no numeric failure or no matplotlib."""
-    search = getattr(report, "search", None)
-    f = search.first if search is not None else None
+    failures = getattr(report, "failures", ())
+    f = failures[0].failure.first if failures else None  # the first failure's first failing problem
     if f is None or getattr(f.kind, "value", "") != "mismatch" or not f.result:
         return None
     try:

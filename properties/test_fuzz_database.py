@@ -89,8 +89,10 @@ def test_a_redis_server(capsys, redis_process):
 
 
 # A correct implementation (examples/numpy_batched.py, which sums in its own order: its error is
-# not 0) that, at its call number KILL_AT, kills the Redis server (a machine
-# losing its database mid-campaign), and from then on returns dW doubled when WRONG_AFTER is set.
+# not 0) that, at its call number KILL_AT, kills the Redis server (a machine losing its database
+# mid-campaign), and from then on, when WRONG is set, returns dW of the wrong shape: a failure on
+# every problem, judged or not (a wrong value on a problem too ill-conditioned to judge would not
+# be one, and the campaign could then lose its database before meeting the failure).
 SABOTEUR = """
 import importlib.util, os, signal
 
@@ -106,7 +108,7 @@ def grads(params, xs, ys, h0):
         os.kill({pid}, signal.SIGKILL)
     g = example.grads(params, xs, ys, h0)
     if {wrong} and calls >= {kill_at}:
-        g["W"] = 2 * g["W"]
+        g["W"] = g["W"][:, :1]
     return g
 """
 
@@ -136,9 +138,9 @@ def test_a_redis_server_that_goes_away_stops_the_campaign_with_what_it_ran(capsy
 def test_a_failure_found_as_the_redis_server_goes_away_is_kept(capsys, tmp_path, redis_process):
     code, out, err = campaign_losing_its_database(capsys, tmp_path, redis_process, wrong=True)
     assert "Traceback" not in out + err and "@seed" not in out + err
-    assert code == 1 and out.startswith("gradcheck fuzz") and " FAILED after " in out.splitlines()[0]
+    assert code == 1 and out.startswith("gradcheck fuzz") and " FAILED after " in out.splitlines()[0], err
     assert "stopped answering" in out and "FAILURE (the first met, not shrunk)" in out
-    assert "gradients differ in W" in out and "smallest failing problem:" in out
+    assert "W: shape (" in out and "\n  failing problem: D=" in out
 
 
 def test_a_redis_server_that_does_not_answer_is_a_usage_error(capsys):

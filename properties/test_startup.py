@@ -67,7 +67,7 @@ def test_help_imports_neither_numpy_nor_hypothesis_nor_anything_heavy():
 
 
 def test_every_commands_help_imports_nothing_heavy():
-    for command in ("verify", "fuzz", "taylor", "golden", "plot", "bench", "report"):
+    for command in ("verify", "fuzz", "taylor", "golden", "plot", "report"):
         names, proc = imported("-m", "gradcheck", command, "--help")
         assert proc.returncode == 0 and not names & (HEAVY | {"numpy", "hypothesis"}), (command, sorted(names))
 

@@ -131,7 +131,7 @@ def test_a_calls_fault_is_the_workers_failure(python_worker):
     finally:
         impl.close()
     assert first.fault is None and first.output is not None
-    assert second.failure == "worker" and second.fault is Fault.HANG
+    assert second.failure == "hang" and second.fault is Fault.HANG
 
 
 @pytest.mark.parametrize(
@@ -275,7 +275,7 @@ def test_the_node_worker_agrees_under_every_contract(capsys, node_worker, option
 
 def test_the_node_workers_planted_mistake_is_named(capsys, node_worker):
     code, out, _ = run(capsys, "verify", "--exec", f"{node_worker} --bug W_not_transposed")
-    assert code == 1 and "W is used where W^T belongs" in out
+    assert code == 1 and "W where W^T belongs" in out
 
 
 # --- the document ------------------------------------------------------------------------------
