@@ -79,8 +79,10 @@ def verdict_html(data: dict[str, Any], png: bytes | None = None) -> str:
     body = [f'<p class="small">options: {_e(_options(data.get("options", {})))}</p>']
     run = data.get("problems_run")
     if run:
-        body.append(f"<p>{_e(run)} problem{'' if run == 1 else 's'} {'exercised' if ok else 'run'}"
-                    f"{_e(_sizes(data.get('coverage', {})))} in {_g(data.get('seconds', 0), 2)} s</p>")  # fmt: skip
+        sizes = _sizes(data.get("coverage", {}), data.get("options", {}))
+        seconds = _g(data.get("seconds", 0), 2)
+        noun = "problem" if run == 1 else "problems"
+        body.append(f"<p>{_e(run)} {noun} {'exercised' if ok else 'run'}{_e(sizes)} in {seconds} s</p>")
     failure = data.get("failure")
     if not ok and data.get("message"):
         body.append(f"<p><b>FAILURE:</b> {_e(data['message'])}</p>")
@@ -102,11 +104,14 @@ def _options(options: dict[str, Any]) -> str:
     return ", ".join(f"{k}={options[k]}" for k in keys if k in options)
 
 
-def _sizes(coverage: dict[str, Any]) -> str:
+def _sizes(coverage: dict[str, Any], options: dict[str, Any]) -> str:
+    """The sizes run, as the text report gives them: no K for the layer alone, no N without a batch."""
     s = coverage.get("sizes") if isinstance(coverage, dict) else None
     if not isinstance(s, dict):
         return ""
-    return " (" + ", ".join(f"{k} {v[0]}..{v[1]}" for k, v in s.items() if isinstance(v, (list, tuple))) + ")"
+    skip = ({"K"} if options.get("layer") else set()) | (set() if options.get("batch") else {"N"})
+    shown = [f"{k} {v[0]}..{v[1]}" for k, v in s.items() if isinstance(v, (list, tuple)) and k not in skip]
+    return " (" + ", ".join(shown) + ")"
 
 
 def _table(worst: dict[str, float], failure: dict[str, Any] | None) -> str:
