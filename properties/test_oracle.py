@@ -62,7 +62,6 @@ def marked(names: list[str]) -> list:
     return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in names]
 
 
-
 # What the diagnosis must find for each planted mistake: a finding (a mistake of the catalogue, or
 # a mutant of the derivation at a site), a failure kind, or a condition the failure needs.
 def mutant(kind: MK, where: str):
