@@ -131,21 +131,13 @@ def _fuzz(args: argparse.Namespace) -> int:
         if impl is not None:
             impl.close()
     replay = shlex.join(["python", "-m", "gradcheck", "fuzz", *_replay_args(args), "--examples", "1"])
+    camp.what = what
     _print(format_summary(camp, what, replay, explained))
     if args.json:
-        _write_json(
-            args.json,
-            {
-                "examples": camp.examples,
-                "seconds": camp.seconds,
-                "worst": camp.worst.ratio,
-                "closest": camp.worst.as_json(),
-                "coverage": dict(camp.coverage),
-                "regimes": dict(camp.regimes),
-                "not_judged": dict(camp.not_judged),
-                "failure": camp.failure,
-            },
-        )
+        _write_json(args.json, camp.to_json())
+    if camp.stopped and not camp.failure:  # the budget was not spent: no verdict of "no failure"
+        print(f"gradcheck: fuzz: {camp.stopped}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_DISAGREE if camp.failure else EXIT_AGREE
 
 
@@ -267,10 +259,10 @@ def _positive_float(text: str) -> float:
 
 def _add_target_options(p: argparse.ArgumentParser, search: bool = True) -> None:
     """The options that describe the implementation under test (verify, golden check, fuzz, taylor)."""
-    from .cells import Cell
-    from .options import BATCH_LOSSES, DEFAULT_EXAMPLES, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT, REFERENCES
+    # Modules that import neither numpy nor Hypothesis: `--help` loads in a fraction of a second.
+    from .layouts import Cell
+    from .options import BATCH_LOSSES, DEFAULT_EXAMPLES, DEFAULT_MAX_BATCH, DEFAULT_TIMEOUT, LOSSES, REFERENCES
     from .precision import PRECISIONS
-    from .problem import LOSSES
     from .regimes import Regime
 
     p.add_argument(

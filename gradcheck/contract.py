@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .cells import has_cell_state, recurrent_shapes
 from .compare import Judgement, Tolerance, roundoff_check
+from .layouts import has_cell_state, recurrent_shapes
 from .model import forward
 from .precision import Precision
 from .problem import Problem, as_contract_inputs, layer_param_names, param_names

@@ -26,7 +26,8 @@ import numpy as np
 from hypothesis import event, given, target
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.reporting import current_reporter, with_reporter
 
 from .bptt import bptt, series, truncated
 from .compare import (
@@ -204,6 +205,8 @@ class Worst:
 
 @dataclass
 class Campaign:
+    """What a campaign ran and found; kept whole when it stops early (a database that went away)."""
+
     examples: int = 0
     seconds: float = 0.0
     worst: Worst = field(default_factory=Worst)
@@ -213,6 +216,29 @@ class Campaign:
     started: float = field(default_factory=time.perf_counter)
     regimes: Counter = field(default_factory=Counter)  # examples per regime
     not_judged: Counter = field(default_factory=Counter)  # not judged, per regime
+    shrunk: bool = False  # whether the failure is Hypothesis' shrunk one (else the first met)
+    stopped: str | None = None  # why the campaign stopped before its budget (the database went away)
+    what: str = ""  # what was fuzzed, in words (the summary's title)
+
+    def to_json(self) -> dict:
+        """The summary as data (`fuzz --json`)."""
+        return {
+            "what": self.what,
+            "examples": self.examples,
+            "seconds": self.seconds,
+            "worst": self.worst.ratio,
+            "closest": self.worst.as_json(),
+            "coverage": dict(self.coverage),
+            "regimes": dict(self.regimes),
+            "not_judged": dict(self.not_judged),
+            "failure": self.failure,
+            "stopped": self.stopped,
+        }
+
+    def _repr_html_(self) -> str:  # a notebook cell's display
+        from .notebook import campaign_html
+
+        return campaign_html(self.to_json())
 
 
 def _coverage(c: Counter, problem: Problem, pr: Precision) -> None:
@@ -243,10 +269,63 @@ def example_database(where: str):
             client.ping()
         except redis.RedisError as e:
             raise GradcheckError(f"--database {where}: the Redis server does not answer ({e})") from None
-        return RedisExampleDatabase(client)
+        return GuardedDatabase(RedisExampleDatabase(client), where, redis.RedisError)
     if os.path.exists(where) and not os.path.isdir(where):
         raise GradcheckError(f"--database: {where!r} exists and is not a directory")
-    return DirectoryBasedExampleDatabase(where)
+    return GuardedDatabase(DirectoryBasedExampleDatabase(where), where, OSError)
+
+
+class DatabaseLost(Exception):
+    """The example database stopped answering in the middle of a campaign."""
+
+
+class GuardedDatabase(ExampleDatabase):
+    """An example database whose failures (a Redis server gone, a network file system unmounted)
+    raise DatabaseLost naming it, so that the campaign can stop with what it found, instead of the
+    client library's exception surfacing from inside Hypothesis."""
+
+    def __init__(self, db: ExampleDatabase, where: str, errors: type[BaseException] | tuple):
+        super().__init__()
+        self.db, self.where, self.errors = db, where, errors
+
+    def _lost(self, e: BaseException) -> DatabaseLost:
+        return DatabaseLost(f"the example database {self.where} stopped answering ({type(e).__name__}: {e})")
+
+    def fetch(self, key: bytes):
+        try:
+            yield from self.db.fetch(key)
+        except self.errors as e:
+            raise self._lost(e) from e
+
+    def save(self, key: bytes, value: bytes) -> None:
+        try:
+            self.db.save(key, value)
+        except self.errors as e:
+            raise self._lost(e) from e
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        try:
+            self.db.delete(key, value)
+        except self.errors as e:
+            raise self._lost(e) from e
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        try:
+            self.db.move(src, dest, value)
+        except self.errors as e:
+            raise self._lost(e) from e
+
+    def __repr__(self) -> str:
+        return f"GuardedDatabase({self.db!r})"
+
+
+class _UsageError(BaseException):
+    """Carries a GradcheckError (a worker that never answers, say) out of a Hypothesis run at once:
+    as a BaseException it is not shrunk (10 s of Hypothesis' shrinking for `fuzz --exec true`)."""
+
+    def __init__(self, error: GradcheckError):
+        super().__init__(str(error))
+        self.error = error
 
 
 def run_campaign(
@@ -283,7 +362,14 @@ def run_campaign(
             _coverage(camp.coverage, drawn.problems[0], precision)
             camp.examples += 1
             camp.regimes[str(drawn.regime)] += 1
-            not_judged = check(drawn)  # a check returns the Judgement of a problem it could not judge
+            try:
+                not_judged = check(drawn)  # a check returns the Judgement of a problem it could not judge
+            except GradcheckError as e:
+                raise _UsageError(e) from e
+            except AssertionError as e:  # kept at once: saving or shrinking it needs the database
+                if camp.failure is None:
+                    camp.failure, camp.failing_case = str(e), getattr(e, "case", None)
+                raise
             if not_judged is not None:
                 camp.coverage[f"not judged: {not_judged.value}"] += 1
                 camp.not_judged[str(drawn.regime)] += 1
@@ -293,16 +379,29 @@ def run_campaign(
         if seed is not None:  # (a fixed seed turns Hypothesis' database replay off: a choice)
             prop = hypothesis_seed(seed + batch)(prop)
         try:
-            prop()
+            with with_reporter(_without_seed_hint(current_reporter())):
+                prop()
         except Disagreement as e:
-            camp.failure, camp.failing_case = str(e), e.case
+            camp.failure, camp.failing_case, camp.shrunk = str(e), e.case, True
             break
         except AssertionError as e:
-            camp.failure = str(e)
+            camp.failure, camp.shrunk = str(e), True
+            break
+        except _UsageError as e:
+            raise e.error from None
+        except DatabaseLost as e:
+            camp.stopped = f"{e}: the campaign stopped after {_examples(camp.examples)}"
             break
         batch += 1
     camp.seconds = time.perf_counter() - start
     return camp
+
+
+def _without_seed_hint(report: Callable[[str], None]) -> Callable[[str], None]:
+    """Hypothesis' reporter, less its "add @seed(...) to this test" hint after a run stopped by an
+    exception of ours (a lost database, a usage error): a campaign has no test to decorate, and
+    its summary says what stopped it."""
+    return lambda text: None if str(text).startswith("You can reproduce this failure by adding @seed") else report(text)
 
 
 def _progress_text(camp: Campaign, deadline: float | None, total: int | None) -> str:
@@ -346,6 +445,10 @@ def target_check(impl, opts: Options, worst: Worst) -> Callable[[Case], Judgemen
     return check
 
 
+def _examples(n: int) -> str:
+    return f"{n} example{'' if n == 1 else 's'}"
+
+
 def explain_failure(impl, opts: Options, case: Case) -> Explained:
     """verify's evidence and diagnosis stages on a campaign's shrunk failing case."""
     out = judge(impl, case, opts, reference_function(opts))
@@ -354,10 +457,12 @@ def explain_failure(impl, opts: Options, case: Case) -> Explained:
 
 def format_summary(camp: Campaign, what: str, replay: str, explained: Explained | None = None) -> str:
     rate = camp.examples / camp.seconds if camp.seconds else 0.0
+    verdict = "FAILED" if camp.failure else "STOPPED, no failure" if camp.stopped else "no failure"
     lines = [
-        f"gradcheck fuzz {what}: {'FAILED' if camp.failure else 'no failure'} after {camp.examples} examples "
-        f"in {camp.seconds:.0f} s ({rate:.1f}/s)"
+        f"gradcheck fuzz {what}: {verdict} after {_examples(camp.examples)} in {camp.seconds:.0f} s ({rate:.1f}/s)"
     ]
+    if camp.stopped:
+        lines.append(f"  STOPPED: {camp.stopped}; what it found until then is below")
     cov = camp.coverage
     if cov:
         lines.append("  covered: " + "; ".join(f"{k} {v}" for k, v in cov.items() if k != "examples"))
@@ -375,14 +480,16 @@ def format_summary(camp: Campaign, what: str, replay: str, explained: Explained 
         name, ratio, case = camp.worst.closest()
         lines.append(f"  closest call: {name} {ratio:.3g} on {case_sizes(case)} (its arrays: --json)")
     if camp.failure:
-        lines.append("  FAILURE (shrunk):")
+        lines.append(f"  FAILURE ({'shrunk' if camp.shrunk else 'the first met, not shrunk'}):")
         lines += ["    " + line for line in camp.failure.splitlines()]
         if explained is not None:
             lines += [
                 f"  {'note' if f.role is Role.NOTE else 'diagnosis'}: {f.words()}" for f in explained.diagnosis.findings
             ]
         if camp.failing_case is not None:
-            lines.append(f"  smallest failing problem: {case_sizes(camp.failing_case)}")
+            which = "smallest failing problem" if camp.shrunk else "failing problem"
+            lines.append(f"  {which}: {case_sizes(camp.failing_case)}")
             lines += case_arrays(camp.failing_case)
-        lines.append(f"  replay (the example database holds it): {replay}")
+        if camp.shrunk:
+            lines.append(f"  replay (the example database holds it): {replay}")
     return "\n".join(lines)

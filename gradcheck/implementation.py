@@ -22,7 +22,7 @@ import numpy as np
 from .contract import Case, Contract
 from .errors import GradcheckError
 from .options import Options
-from .worker import Failure, WorkerProcess, format_request
+from .worker import Failure, Fault, WorkerProcess, format_request
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Call:
     warnings: tuple[tuple[str, str], ...] = ()  # (category, message) of each warning it raised
     traceback: str | None = None
     seconds: float = 0.0
+    fault: Fault | None = None  # why a worker gave no usable answer (failure == "worker")
 
 
 class PythonImplementation:
@@ -103,13 +104,15 @@ class WorkerImplementation:
         reply = self.process.ask(lambda pid: format_request(pid, self.contract.name, self.header, arrays))
         seconds = time.perf_counter() - start
         if isinstance(reply, Failure):
-            return Call(None, "hang" if reply.what == "hang" else "worker", reply.message, seconds=seconds)
+            kind = "hang" if reply.fault is Fault.HANG else "worker"
+            return Call(None, kind, reply.message, seconds=seconds, fault=reply.fault)
         if reply.error is not None:
             return Call(None, "raised", f"answered error: {reply.error}", seconds=seconds)
         out: dict[str, Any] = {}
         for k, a in reply.arrays:
             if k in out:
-                return Call(None, "worker", f"the worker's reply holds {k!r} twice", seconds=seconds)
+                message = f"the worker's reply to this problem is malformed: it holds {k!r} twice"
+                return Call(None, "worker", message, seconds=seconds, fault=Fault.MALFORMED)
             out[k] = a
         return Call(out, seconds=seconds)
 

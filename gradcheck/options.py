@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from .cells import has_cell_state, parse_cell
 from .errors import GradcheckError
+from .layouts import has_cell_state, parse_cell
 from .precision import PRECISIONS, Precision, precision
-from .problem import LOSSES
 from .regimes import Regime, parse_regime, regimes_for
 
+LOSSES = ("sum", "mean", "last")  # E = sum_t w_t E_t with w_t = 1, 1/T, or [t = T] (problem.loss_weights)
 BATCH_LOSSES = ("sum", "mean")  # the reduction over the N sequences of a batch
 REFERENCES = ("bptt", "jax")  # gradcheck's recursion, or JAX autodiff
 # Flags that restrict the problems to what the code under test can take (each a bool option).

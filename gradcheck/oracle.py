@@ -563,6 +563,8 @@ def verify(
     opts = replace(opts or Options(), **options)
     impl = implementation(fn, opts, worker)
     start = time.perf_counter()
+    shown = _cell_progress(impl.name) if progress is None else None  # a notebook cell shows progress
+    progress = progress or shown
     try:
         pre = preflight(impl, opts)
         if pre.refusal:
@@ -571,6 +573,8 @@ def verify(
         explained = merge(tuple(explain(impl, opts, f, found) for f in found.failures))
     finally:
         impl.close()
+        if shown is not None:
+            shown.close()
     return assemble(impl.name, opts, "verify", found, explained, [pre.repeat], time.perf_counter() - start)
 
 
@@ -585,6 +589,13 @@ def merge(explained: tuple[Explained, ...]) -> tuple[Explained, ...]:
         failure = replace(same.failure, arrays=same.failure.arrays | e.failure.arrays)
         out[out.index(same)] = replace(same, failure=failure)
     return tuple(out)
+
+
+def _cell_progress(name: str):
+    from .notebook import in_notebook
+    from .progress import VerifyProgress
+
+    return VerifyProgress(name) if in_notebook() else None
 
 
 def _same_causes(a: Explained, b: Explained) -> bool:

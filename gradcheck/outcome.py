@@ -367,3 +367,11 @@ class Report:
         from .render import report_json
 
         return report_json(self)
+
+    def _repr_html_(self) -> str:  # a notebook cell's display: verdict, table, findings, error map
+        from .notebook import report_html
+
+        return report_html(self)
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython's text: the report, not the fields
+        printer.text(self.format())

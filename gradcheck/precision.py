@@ -13,25 +13,30 @@ float32: numpy's float16 matmul, PyTorch (CPU and cuBLAS) and XLA all do (measur
 float16 `a @ a` of 4096 ones gives 4096, which a float16 accumulator stagnating at 2048 cannot).
 Sums over time steps written as loops (`dW += ...`), and ml_dtypes' bfloat16 `np.sum`, accumulate
 in the storage precision; the round-off model charges those at `eps` (roundoff.py).
+
+Importing this module imports neither numpy nor ml_dtypes (the command line's help and a float64
+run need no bfloat16): the numbers of each format are the IEEE formulas below, and a Precision's
+numpy dtype is looked up when it is first asked for.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-
-import ml_dtypes
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import GradcheckError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
 class Precision:
     """One floating-point arithmetic, as the code under test uses it."""
 
-    name: str
-    dtype: np.dtype  # the numpy dtype (ml_dtypes' for bfloat16)
+    name: str  # also the numpy dtype's name (ml_dtypes' for bfloat16): see `dtype`
     eps: float  # machine epsilon: the spacing of the numbers just above 1
     max: float  # the largest finite number
     tiny: float  # the smallest normal number (code that flushes subnormals loses everything below)
@@ -76,24 +81,53 @@ class Precision:
         products can scale that up)."""
         return 16 * self.tiny
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The numpy dtype (ml_dtypes' bfloat16 for bfloat16, imported only then)."""
+        return _dtype(self.name)
+
     def round(self, a: np.ndarray) -> np.ndarray:
         """a rounded to this precision, as float64 (the values an implementation can hold exactly)."""
+        import numpy as np
+
         return np.asarray(a, dtype=np.float64).astype(self.dtype).astype(np.float64)
 
     def __str__(self) -> str:
         return self.name
 
 
-def _finfo(dtype) -> tuple[float, float, float]:
-    f = ml_dtypes.finfo(dtype)
-    return float(f.eps), float(f.max), float(f.tiny)
+@functools.cache
+def _dtype(name: str) -> np.dtype:
+    import numpy as np
+
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
 
 
-def _precision(name: str, dtype, *, sum_dtype, ulps: float, ill_conditioned: float, logit_offsets, gap) -> Precision:
-    eps, big, tiny = _finfo(dtype)
-    return Precision(
-        name, np.dtype(dtype), eps, big, tiny, _finfo(sum_dtype)[0], ulps, ill_conditioned, logit_offsets, gap
-    )
+# The binary formats by their significand bits p (the implicit leading bit included) and largest
+# exponent emax: eps = 2^(1 - p), max = (2 - 2^(1 - p)) 2^emax, tiny = 2^(1 - emax) (IEEE 754;
+# bfloat16 is float32 with p = 8). properties/test_startup.py checks them against numpy's and
+# ml_dtypes' finfo.
+FORMATS: dict[str, tuple[int, int]] = {
+    "float64": (53, 1023),
+    "float32": (24, 127),
+    "float16": (11, 15),
+    "bfloat16": (8, 127),
+}
+
+
+def _finfo(name: str) -> tuple[float, float, float]:
+    p, emax = FORMATS[name]
+    eps = 2.0 ** (1 - p)
+    return eps, (2.0 - eps) * 2.0**emax, 2.0 ** (1 - emax)
+
+
+def _precision(name: str, *, sum_dtype: str, ulps: float, ill_conditioned: float, logit_offsets, gap) -> Precision:
+    eps, big, tiny = _finfo(name)
+    return Precision(name, eps, big, tiny, _finfo(sum_dtype)[0], ulps, ill_conditioned, logit_offsets, gap)
 
 
 # ulps: XLA's float64 tanh differs from numpy's by up to 6 ulps near saturation, exp by 2, log by
@@ -107,23 +141,21 @@ def _precision(name: str, dtype, *, sum_dtype, ulps: float, ill_conditioned: flo
 # and 0.2 leave that room and stay far below a flip (2).
 FLOAT64 = _precision(
     "float64",
-    np.float64,
-    sum_dtype=np.float64,
+    sum_dtype="float64",
     ulps=8.0,
     ill_conditioned=1e-6,
     logit_offsets=(700.0, 1000.0),
     gap=600.0,
 )
 FLOAT32 = _precision(
-    "float32", np.float32, sum_dtype=np.float32, ulps=4.0, ill_conditioned=1e-2, logit_offsets=(90.0, 150.0), gap=60.0
+    "float32", sum_dtype="float32", ulps=4.0, ill_conditioned=1e-2, logit_offsets=(90.0, 150.0), gap=60.0
 )
 FLOAT16 = _precision(
-    "float16", np.float16, sum_dtype=np.float32, ulps=1.0, ill_conditioned=5e-2, logit_offsets=(12.0, 30.0), gap=8.0
+    "float16", sum_dtype="float32", ulps=1.0, ill_conditioned=5e-2, logit_offsets=(12.0, 30.0), gap=8.0
 )
 BFLOAT16 = _precision(
     "bfloat16",
-    ml_dtypes.bfloat16,
-    sum_dtype=np.float32,
+    sum_dtype="float32",
     ulps=1.0,
     ill_conditioned=0.2,
     logit_offsets=(90.0, 150.0),

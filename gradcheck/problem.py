@@ -18,13 +18,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .cells import RECURRENT_NAMES, has_cell_state, parse_cell, recurrent_shapes
 from .errors import GradcheckError
+from .layouts import RECURRENT_NAMES, has_cell_state, parse_cell, recurrent_shapes
+from .options import LOSSES
 
 PARAM_NAMES = ("U", "W", "V", "b_h", "b_y")
 LAYER_PARAM_NAMES = ("U", "W", "b_h")  # the recurrent layer alone
 GRAD_NAMES = (*PARAM_NAMES, "h0")  # every array a gradient routine returns, besides "loss"
-LOSSES = ("sum", "mean", "last")
 # The gated cells' parameters, PyTorch's names and layouts (cells.py), and the seed's output layer.
 GATE_PARAM_NAMES = ("W_ih", "W_hh", "V", "b_ih", "b_hh", "b_y")
 

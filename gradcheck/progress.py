@@ -7,12 +7,17 @@ import time
 
 
 class LiveLine:
-    """One status text, redrawn at most 4 times a second on a terminal. Without a terminal it is
-    printed every `plain_every` seconds, or never when that is None (verify prints only its report)."""
+    """One status text, redrawn at most 4 times a second on a terminal or in a running notebook
+    cell. Elsewhere it is printed every `plain_every` seconds, or never when that is None (verify
+    prints only its report)."""
 
     def __init__(self, plain_every: float | None = None):
+        from .notebook import CellLine, in_notebook
+
         self.plain_every, self.start = plain_every, time.perf_counter()
-        self.last = 0.0 if sys.stdout.isatty() else self.start  # plain lines: the first after plain_every
+        self.cell = CellLine() if not sys.stdout.isatty() and in_notebook() else None
+        live = sys.stdout.isatty() or self.cell is not None
+        self.last = 0.0 if live else self.start  # plain lines: the first after plain_every
         self.live = None
         if sys.stdout.isatty():
             try:
@@ -29,7 +34,7 @@ class LiveLine:
 
     def due(self) -> bool:
         """Whether an update now would be shown (callers skip building the text otherwise)."""
-        every = 0.25 if self.live is not None else self.plain_every
+        every = 0.25 if self.live is not None or self.cell is not None else self.plain_every
         return every is not None and time.perf_counter() - self.last >= every
 
     def show(self, text: str) -> None:
@@ -38,12 +43,16 @@ class LiveLine:
         self.last = time.perf_counter()
         if self.live is not None:
             self.live.update(text)
+        elif self.cell is not None:
+            self.cell.update(text)
         else:
             print(text, flush=True)
 
     def close(self) -> None:
         if self.live is not None:
             self.live.stop()
+        if self.cell is not None:
+            self.cell.close()
 
 
 class VerifyProgress:

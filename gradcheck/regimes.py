@@ -23,12 +23,13 @@ with numpy (`regime_scales`). Both take the same `scales_for`, so a regime means
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import GradcheckError
 from .precision import FLOAT64, Precision
+
+if TYPE_CHECKING:  # an annotation only: the command line's help reads the regimes without numpy
+    import numpy as np
 
 
 class Regime(StrEnum):

@@ -24,8 +24,8 @@ from typing import NamedTuple
 import numpy as np
 from hypothesis import strategies as st
 
-from .cells import GATES, has_cell_state, parse_cell
 from .compare import RANGE_HEADROOM
+from .layouts import GATES, has_cell_state, parse_cell
 from .model import forward
 from .precision import Precision
 from .problem import Problem, loss_weights, make_layer_problem, make_problem

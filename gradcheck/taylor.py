@@ -91,6 +91,14 @@ class TaylorReport:
             )
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:  # a notebook cell's display
+        from .notebook import taylor_html
+
+        return taylor_html(self)
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython's text: the report, not the fields
+        printer.text(self.format())
+
     def to_json(self) -> dict[str, Any]:
         return {
             "command": "taylor",

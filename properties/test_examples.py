@@ -33,6 +33,7 @@ def test_cs231n_layer_is_judged_through_an_adapter_of_at_most_ten_lines():
     assert gradcheck.verify(module.grads, layer=True, batch=True).ok
 
 
+@pytest.mark.slow
 def test_min_char_rnn_original_softmax_overflows_and_passes_without_large_logits():
     module = load("min_char_rnn_original")
     report = gradcheck.verify(module.lossFun_adapter, one_hot_inputs=True, same_io_dim=True)
@@ -44,6 +45,7 @@ def test_min_char_rnn_original_softmax_overflows_and_passes_without_large_logits
     assert report.ok, report.format()
 
 
+@pytest.mark.slow
 def test_torch_example_agrees_for_sum_and_mean():
     pytest.importorskip("torch")
     module = load("torch_rnn")
@@ -51,6 +53,7 @@ def test_torch_example_agrees_for_sum_and_mean():
     assert gradcheck.verify(module.grads_mean, loss="mean").ok
 
 
+@pytest.mark.slow
 def test_min_char_rnn_example_is_caught_clipping():
     report = gradcheck.verify(load("min_char_rnn").lossFun_adapter, one_hot_inputs=True, same_io_dim=True)
     assert not report.ok

@@ -42,6 +42,7 @@ def test_plots_are_written(tmp_path, picture):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_verify_plot_draws_error_maps_of_a_failure(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "maps.png"

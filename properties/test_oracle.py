@@ -52,6 +52,14 @@ def needs_torch(name: str) -> None:
 SELF_CONSISTENT = sorted(p.stem for p in IMPLS.glob("correct_*.py") if not getattr(load(p.stem), "SEED_LOSS", True))
 CORRECT = sorted(p.stem for p in IMPLS.glob("correct_*.py") if p.stem not in SELF_CONSISTENT)
 BUGGY = sorted(p.stem for p in IMPLS.glob("bug_*.py"))
+# The slowest of them (16 to 70 s each with `--durations=50`, 2 workers, docs/testing.md): `-m "not slow"` leaves
+# them out of the fast loop; the torch ones are CPU torch, slow to call on many small problems.
+SLOW = {"correct_torch", "correct_torch_float16", "correct_torch_float32", "correct_torch_bfloat16",
+        "bug_clip_big_only", "bug_clip5", "bug_h0_only"}  # fmt: skip
+
+
+def marked(names: list[str]) -> list:
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in names]
 
 
 # What the diagnosis must find for each planted mistake: a finding (a mistake of the catalogue, or
@@ -179,7 +187,7 @@ def test_every_planted_mistake_has_an_expectation():
     assert set(EXPECTED) == set(BUGGY)
 
 
-@pytest.mark.parametrize("name", CORRECT)
+@pytest.mark.parametrize("name", marked(CORRECT))
 def test_correct_implementations_agree(name):
     needs_torch(name)
     module = load(name)
@@ -188,7 +196,7 @@ def test_correct_implementations_agree(name):
     assert report.coverage.counts["problems"] >= 200
 
 
-@pytest.mark.parametrize("name", BUGGY)
+@pytest.mark.parametrize("name", marked(BUGGY))
 def test_planted_mistakes_are_caught_and_named(name):
     needs_torch(name)
     module = load(name)
@@ -251,6 +259,7 @@ def test_skip_regime_leaves_a_regime_out_and_says_so():
         gradcheck.verify(module.grads, skip_regimes=["huge"])
 
 
+@pytest.mark.slow
 def test_probes_do_not_blame_a_condition_on_weak_evidence():
     """A rare failure (one problem in 30, by a hash of its inputs) that has nothing to do with h0,
     large logits or x_t[0]: narrowed searches that happen not to meet it must not blame any of them
@@ -298,6 +307,7 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
+@pytest.mark.slow
 def test_cli_exit_codes(capsys):
     assert run(capsys, "verify", f"{IMPLS}/correct_loop.py:grads", "--examples", "20")[0] == 0
     assert run(capsys, "verify", f"{IMPLS}/bug_no_tanh_deriv.py:grads", "--examples", "20")[0] == 1
@@ -460,6 +470,7 @@ def test_golden_check_uses_the_stored_tolerances(corpus, tmp_path, capsys):
 pytest_plugins = ["pytester"]
 
 
+@pytest.mark.slow
 def test_pytest_plugin_fixture_reports_failures(pytester, monkeypatch):
     import importlib.metadata
 

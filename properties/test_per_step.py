@@ -1,5 +1,6 @@
 """Per-step gradients dE_t/dθ, the seed's closed forms, and invariants of the gradient."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,6 +53,7 @@ def test_gradient_is_equivariant_under_renumbering(problem, seed):
     check_permutation_equivariance(bptt, problem, seed)
 
 
+@pytest.mark.slow
 @given(ALL)
 def test_mean_loss_gradient_is_sum_over_T(problem):
     check_loss_reductions(bptt, problem)

@@ -1,5 +1,6 @@
 """Truncated BPTT: k >= T terms is the full gradient, fewer is not, and both implementations agree."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,6 +35,7 @@ VISIBLE_CUT = problems(
 )
 
 
+@pytest.mark.slow
 @given(VISIBLE_CUT, st.data())
 def test_truncation_with_k_below_T_differs(problem, data):
     k = data.draw(st.integers(1, min(10, problem.xs.shape[0] - 2)), label="k")

@@ -31,7 +31,14 @@ for line in sys.stdin:
     answered += 1
     if MODE == "crash" and answered == 2:
         sys.stderr.write("worker: segmentation fault (simulated)\n"); sys.exit(139)
-    if MODE == "hang":
+    if MODE == "crash_quoting_a_hang" and arrays["W"].shape[0] >= 6:  # a crash in a hang's words
+        sys.stderr.write("the GPU did not answer\n"); sys.exit(1)
+    if MODE == "read_then_exit":
+        sys.stderr.write("Traceback (most recent call last):\nKeyError: 'dhs' (simulated)\nworker: exiting\n")
+        sys.exit(3)
+    if MODE == "header_then_die":
+        print(f"result {{pid}} 7", flush=True); sys.exit(5)
+    if MODE == "hang" or (MODE == "hang_second" and answered == 2):
         time.sleep(1000)
     if MODE == "error":
         print(f"error {{pid}} cannot handle this problem", flush=True); continue
@@ -79,15 +86,13 @@ def test_a_worker_mistake_is_searched_shrunk_and_diagnosed(capsys, python_worker
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [
-        ("echo", "the worker's reply to problem 1 is malformed: expected 'result 1 <count>'"),
-        ("crash", "the worker exited with code 139"),
+        ("crash", "the worker exited with code 139 without answering problem 2"),
         ("error", "answered error: cannot handle this problem"),
         ("wrong_shape", "W: shape (2, 1) returned, expected (2, 2) = (H, H)"),
     ],
 )
 def test_worker_failures_are_exit_1_with_one_line(capsys, python_worker, mode, expected):
-    command = "cat" if mode == "echo" else f"{python_worker} {mode}"
-    code, out, err = run(capsys, "verify", "--exec", command, "--examples", "20")
+    code, out, err = run(capsys, "verify", "--exec", f"{python_worker} {mode}", "--examples", "20")
     assert code == 1 and "Traceback" not in out + err
     lines = failure_lines(out)
     assert len(lines) == 1 and expected in lines[0], out
@@ -95,16 +100,81 @@ def test_worker_failures_are_exit_1_with_one_line(capsys, python_worker, mode, e
         assert "segmentation fault (simulated)" in lines[0]  # the last line of its stderr
 
 
-def test_a_worker_that_hangs_is_killed_after_the_timeout(capsys, python_worker):
-    code, out, err = run(capsys, "verify", "--exec", f"{python_worker} hang", "--timeout", "3")
+def test_a_worker_that_hangs_after_answering_is_killed_after_the_timeout(capsys, python_worker):
+    # 8 s: the worker (a Python process importing numpy) must answer its first problem in time on a
+    # loaded machine, or it never answered at all (exit 2)
+    code, out, err = run(capsys, "verify", "--exec", f"{python_worker} hang_second", "--timeout", "8")
     lines = failure_lines(out)
-    assert code == 1 and len(lines) == 1 and "did not answer problem 1 within 3 s" in lines[0] and not err
+    assert code == 1 and len(lines) == 1 and "did not answer problem 2 within 8 s" in lines[0] and not err
 
 
-@pytest.mark.parametrize("command", ["no_such_command_xyz", "sh -c 'exit 127'", "/etc/passwd"])
-def test_a_command_that_cannot_start_is_exit_2(capsys, command):
-    code, out, err = run(capsys, "verify", "--exec", command)
-    assert code == 2 and not out and len(err.strip().splitlines()) == 1 and "--exec" in err
+@pytest.mark.slow  # shrinking restarts the crashed worker (a Python process) at every step
+def test_a_crash_is_not_taken_for_a_hang_whatever_it_says(capsys, python_worker):
+    """The oracle stops a search at a hang without shrinking; a crash whose stderr reads like a hang
+    ("did not answer") is still a crash, searched and shrunk (the Fault decides, not the words)."""
+    code, out, _ = run(capsys, "verify", "--exec", f"{python_worker} crash_quoting_a_hang", "--examples", "30")
+    assert code == 1 and "the GPU did not answer" in out
+    assert "stopped at the first hang" not in out and "smallest failing problem: D=" in out and " H=6 " in out
+
+
+def test_a_calls_fault_is_the_workers_failure(python_worker):
+    from gradcheck.implementation import implementation
+    from gradcheck.options import Options
+    from gradcheck.oracle import coverage_set
+    from gradcheck.worker import Fault
+
+    opts = Options(timeout=8)  # time for the first answer of a Python worker on a loaded machine
+    case = coverage_set(opts)[0]
+    impl = implementation(None, opts, f"{python_worker} hang_second")
+    try:
+        first, second = impl.call(case), impl.call(case)
+    finally:
+        impl.close()
+    assert first.fault is None and first.output is not None
+    assert second.failure == "hang" and second.fault is Fault.HANG
+
+
+@pytest.mark.parametrize(
+    ("mode", "options", "expected"),
+    [
+        ("sh -c 'exit 1'", [], "the worker exited with code 1 before reading problem 1"),
+        ("true", [], "the worker exited with code 0 before reading problem 1"),
+        ("read_then_exit", [], "the worker exited with code 3 without answering problem 1"),
+        ("header_then_die", [], "the worker exited with code 5 in the middle of its reply to problem 1"),
+        ("cat", [], "the worker's reply to problem 1 is malformed: expected 'result 1 <count>'"),
+        ("hang", ["--timeout", "2"], "the worker did not answer problem 1 within 2 s"),
+    ],
+)
+def test_a_worker_that_never_answers_its_first_problem_is_exit_2(capsys, python_worker, mode, options, expected):
+    command = mode if mode.startswith(("sh", "true", "cat")) else f"{python_worker} {mode}"
+    code, out, err = run(capsys, "verify", "--exec", command, *options)
+    assert code == 2 and not out and len(err.strip().splitlines()) == 1, (out, err)
+    assert expected in err and "it never answered a problem, so nothing was judged" in err
+    if mode == "read_then_exit":  # the error line of its stderr, not only its last line
+        assert "its stderr says: \"KeyError: 'dhs' (simulated)\" (line 2 of 3), and ends: 'worker: exiting'" in err
+
+
+@pytest.mark.parametrize("command", ["fuzz --examples 5", "taylor", "golden"])
+def test_every_command_that_takes_a_worker_says_it_never_answered(capsys, tmp_path, command):
+    argv = [*command.split(), "--exec", "true"]
+    if command == "golden":
+        assert main(["golden", "export", str(tmp_path / "g"), "--cases", "3"]) == 0
+        capsys.readouterr()
+        argv = ["golden", "check", str(tmp_path / "g"), "--exec", "true"]
+    if command.startswith("fuzz"):
+        argv += ["--database", str(tmp_path / "db")]
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and "never answered a problem" in err and len(err.strip().splitlines()) == 1, (out, err)
+    assert not out  # no report, and from fuzz no "Falsifying example" of a run that judged nothing
+
+
+def test_nodes_error_is_quoted_not_only_its_version_line(capsys, tmp_path):
+    """node prints the error above a last line 'Node.js v20...': the quote must hold the error."""
+    if shutil.which("node") is None:
+        pytest.skip("no node on this machine")
+    code, out, err = run(capsys, "verify", "--exec", f"node {tmp_path / 'missing.js'}")
+    assert code == 2 and not out
+    assert "before reading problem 1" in err and "Error: Cannot find module" in err and "Node.js v" in err
 
 
 def test_target_and_exec_together_is_a_usage_error(capsys):
@@ -182,3 +252,47 @@ def test_golden_check_and_taylor_take_a_worker(capsys, c_worker, tmp_path):
     assert code == 0 and "AGREES" in out
     code, out, _ = run(capsys, "taylor", "--exec", f"{c_worker} --bug truncate3", "--directions", "1")
     assert code == 1 and "INCONSISTENT" in out
+
+
+# --- the Node.js example -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node_worker():
+    if shutil.which("node") is None:
+        pytest.skip("no node on this machine")
+    return f"node {ROOT / 'examples' / 'node' / 'worker.js'}"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [[], ["--loss", "last"], ["--batch", "--batch-loss", "mean"], ["--batch", "--layer"], ["--dtype", "float32"]],
+)
+def test_the_node_worker_agrees_under_every_contract(capsys, node_worker, options):
+    code, out, _ = run(capsys, "verify", "--exec", node_worker, "--examples", "40", *options)
+    assert code == 0, out
+
+
+def test_the_node_workers_planted_mistake_is_named(capsys, node_worker):
+    code, out, _ = run(capsys, "verify", "--exec", f"{node_worker} --bug W_not_transposed")
+    assert code == 1 and "W where W^T belongs" in out
+
+
+# --- the document ------------------------------------------------------------------------------
+
+# Each message the tests above see, as the protocol's document quotes it (its numbers aside).
+DOCUMENTED = [
+    "the worker exited with code 1 before reading problem 7",
+    "the worker was killed by signal 11 without answering problem 7",
+    "in the middle of its reply to problem 7",
+    "the worker did not answer problem 7 within 3 s (killed; --timeout sets the limit",
+    "the worker's reply to problem 7 is malformed: expected 'result 7 <count>' or 'error 7 <message>'",
+    "it never answered a problem, so nothing was judged",
+    "its stderr says: ",
+]
+
+
+@pytest.mark.parametrize("message", DOCUMENTED)
+def test_the_documents_messages_are_the_tools(message):
+    doc = " ".join((ROOT / "docs" / "worker-protocol.md").read_text().split())
+    assert message in doc
