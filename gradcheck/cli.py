@@ -163,7 +163,7 @@ def _replay_args(args: argparse.Namespace) -> list[str]:
 def _golden_export(args: argparse.Namespace) -> int:
     from .golden import export
 
-    manifest = export(args.dir, cases=args.cases, seed=args.seed, force=args.force)
+    manifest = export(args.dir, cases=args.cases, seed=args.seed, force=args.force, cell=args.cell)
     _print(f"gradcheck golden: wrote {len(manifest['cases'])} cases, manifest.json and README.md to {args.dir}")
     return EXIT_AGREE
 
@@ -495,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--seed", type=int, default=0, help="seed of the corpus (default 0)")
     g.add_argument("--force", action="store_true", help="write into a non-empty DIR")
+    g.add_argument("--cell", default="tanh", help="the cell of the corpus's problems (default tanh; docs/cells.md)")
     g.set_defaults(run=_golden_export)
     g = gsub.add_parser(
         "check",

@@ -22,13 +22,16 @@ from .compare import roundoff_tolerance
 from .contract import Case, Contract
 from .errors import CorpusError, GradcheckError
 from .implementation import implementation
+from .layouts import Cell, parse_cell
 from .options import FLAGS, Options
 from .oracle import assemble, explain, fixed_search, merge, preflight
 from .outcome import Found, Report
 from .precision import FLOAT64
-from .problem import GRAD_NAMES, LOSSES, PARAM_NAMES, Problem, make_problem
+from .problem import LOSSES, Problem, grad_names, make_problem, param_names
 from .regimes import REGIMES, regime_scales
 from .strategies import build_problem, round_problem
+
+DERIVATION_CELLS = tuple(c.value for c in Cell)
 
 FORMAT = "gradcheck-golden"
 VERSION = 1
@@ -38,19 +41,36 @@ MODEL = [
     "q_t = V h_t + b_y,  yhat_t = softmax(q_t)",
     "E_t = -log yhat_t[ys[t]],  E = sum_t w_t E_t  (w_t = 1 for sum, 1/T for mean, [t == T] for last)",
 ]
-ARRAYS = {
-    "U": "(H, D) float64",
-    "W": "(H, H) float64",
-    "V": "(K, H) float64",
-    "b_h": "(H,) float64",
-    "b_y": "(K,) float64",
-    "xs": "(T, D) float64: xs[t-1] = x_t",
-    "ys": "(T,) int64 class indices",
-    "h0": "(H,) float64",
-    "loss": "() float64: the reference E",
-    **{f"d{k}": f"same shape as {k}: the reference dE/d{k}" for k in (*PARAM_NAMES, "h0")},
-    **{f"tol_{k}": f"same shape as {k}: the tolerance of each entry of d{k}" for k in (*PARAM_NAMES, "h0", "loss")},
+SHAPES = {
+    "U": "(H, D)",
+    "W": "(H, H)",
+    "V": "(K, H)",
+    "b_h": "(H,)",
+    "b_y": "(K,)",
+    "W_ih": "(G H, D)",
+    "W_hh": "(G H, H)",
+    "b_ih": "(G H,)",
+    "b_hh": "(G H,)",
 }
+
+
+def arrays_of(cell: str = "tanh") -> dict[str, str]:
+    """Every array of a case of the cell's corpus, with its shape and meaning."""
+    grads = grad_names(cell)
+    c0 = {"c0": "(H,) float64: the initial cell state"} if "c0" in grads else {}
+    return {
+        **{k: f"{SHAPES[k]} float64" for k in param_names(cell)},
+        "xs": "(T, D) float64: xs[t-1] = x_t",
+        "ys": "(T,) int64 class indices",
+        "h0": "(H,) float64",
+        **c0,
+        "loss": "() float64: the reference E",
+        **{f"d{k}": f"same shape as {k}: the reference dE/d{k}" for k in grads},
+        **{f"tol_{k}": f"same shape as {k}: the tolerance of each entry of d{k}" for k in (*grads, "loss")},
+    }
+
+
+ARRAYS = arrays_of("tanh")
 RULE = (
     "An implementation agrees with a case when |a_i - r_i| <= tol_i for every entry i of every gradient "
     "(and of the loss): a is the implementation's value, r the stored reference d<name>, tol the stored "
@@ -59,8 +79,8 @@ RULE = (
 )
 
 
-def _case_problem(i: int, rng: np.random.Generator) -> tuple[Problem, dict]:
-    """Case i: regime i mod 7, loss (i div 7) mod 3, the four flags cycling through all 16 combinations."""
+def _case_problem(i: int, rng: np.random.Generator, cell: str = "tanh") -> tuple[Problem, dict]:
+    """Case i: regime i mod 8, loss (i div 8) mod 3, the four flags cycling through all 16 combinations."""
     regime, loss = REGIMES[i % len(REGIMES)], LOSSES[(i // len(REGIMES)) % len(LOSSES)]
     bits = (i // (len(REGIMES) * len(LOSSES)) + i) % 16
     flags = {name: bool(bits >> b & 1) for b, name in enumerate(FLAGS)}
@@ -74,6 +94,7 @@ def _case_problem(i: int, rng: np.random.Generator) -> tuple[Problem, dict]:
         int(rng.integers(2**32)),
         loss=loss,
         precision=FLOAT64,
+        cell=cell,
         **options,
     )
     return problem, {"regime": regime, "loss": loss, **flags, "sizes": dict(zip("DHKT", problem.sizes, strict=True))}
@@ -83,8 +104,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export(directory: str, cases: int = DEFAULT_CASES, seed: int = 0, force: bool = False) -> dict:
-    """Write the corpus: case_NNN.npz files, manifest.json and a README; returns the manifest."""
+def export(directory: str, cases: int = DEFAULT_CASES, seed: int = 0, force: bool = False, cell: str = "tanh") -> dict:
+    """Write the corpus of a cell: case_NNN.npz files, manifest.json and a README; returns the manifest."""
+    cell = parse_cell(cell).value
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise GradcheckError(f"golden export: {directory!r} exists and is not a directory")
@@ -101,21 +123,25 @@ def export(directory: str, cases: int = DEFAULT_CASES, seed: int = 0, force: boo
     rng = np.random.default_rng(seed)
     entries = []
     for i in range(cases):
-        problem, info = _case_problem(i, rng)
+        problem, info = _case_problem(i, rng, cell)
         ref, tol = bptt(problem), roundoff_tolerance(problem)
         labels = np.argmax(problem.Y, axis=1).astype(np.int64)
-        arrays = {k: v for k, v in zip(PARAM_NAMES, problem.params, strict=True)}
+        arrays = dict(problem.params._asdict())
         arrays.update(xs=problem.xs, ys=labels, h0=problem.h0, loss=np.array(ref["loss"]))
-        arrays.update({f"d{k}": ref[k] for k in GRAD_NAMES})
-        arrays.update({f"tol_{k}": np.asarray(tol[k]) for k in (*GRAD_NAMES, "loss")})
+        arrays.update({} if problem.c0 is None else {"c0": problem.c0})
+        arrays.update({f"d{k}": ref[k] for k in grad_names(cell)})
+        arrays.update({f"tol_{k}": np.asarray(tol[k]) for k in (*grad_names(cell), "loss")})
         name = f"case_{i:03d}.npz"
         np.savez(out / name, **arrays)
         entries.append({"file": name, "sha256": _sha256(out / name), **info})
     manifest = {
         "format": FORMAT,
         "version": VERSION,
-        "model": MODEL,
-        "arrays": ARRAYS,
+        "cell": cell,
+        "model": MODEL
+        if cell == "tanh"
+        else [f"the {cell} cell of docs/cells.md, with the seed's output layer", *MODEL[1:]],
+        "arrays": arrays_of(cell),
         "agreement": RULE,
         "seed": seed,
         "cases": entries,
@@ -131,14 +157,14 @@ def _readme(manifest: dict) -> str:
         "",
         "The model:",
         "",
-        *(f"    {m}" for m in MODEL),
+        *(f"    {m}" for m in manifest["model"]),
         "",
         "Each `case_NNN.npz` is an uncompressed NumPy zip of the arrays below (no pickled objects).",
         "`manifest.json` lists every case with its settings (loss, regime, flags, sizes) and sha256.",
         "",
         "| array | shape and meaning |",
         "|---|---|",
-        *(f"| `{k}` | {v} |" for k, v in ARRAYS.items()),
+        *(f"| `{k}` | {v} |" for k, v in manifest["arrays"].items()),
         "",
         RULE,
         "",
@@ -170,8 +196,10 @@ def _read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def load_case(directory: Path, entry: dict) -> tuple[Problem, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """One case as (problem, stored reference, stored tolerances); checks its sha256 first."""
+def load_case(
+    directory: Path, entry: dict, cell: str = "tanh"
+) -> tuple[Problem, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One case of a cell's corpus as (problem, stored reference, stored tolerances); checks its sha256 first."""
     name = entry.get("file", "")
     path = directory / name
     if not name or not path.is_file():
@@ -183,23 +211,25 @@ def load_case(directory: Path, entry: dict) -> tuple[Problem, dict[str, np.ndarr
             a = {k: z[k] for k in z.files}
     except Exception as e:
         raise CorpusError(f"golden: {path} cannot be read as .npz ({type(e).__name__}: {e})") from None
-    missing = sorted(set(ARRAYS) - set(a))
+    missing = sorted(set(arrays_of(cell)) - set(a))
     if missing:
         raise CorpusError(f"golden: {path} lacks arrays {missing}")
+    grads = grad_names(cell)
     try:
-        problem = make_problem({k: a[k] for k in PARAM_NAMES}, a["xs"], a["ys"], a["h0"], loss=entry.get("loss"))
+        params = {k: a[k] for k in param_names(cell)}
+        problem = make_problem(params, a["xs"], a["ys"], a["h0"], loss=entry.get("loss"), cell=cell, c0=a.get("c0"))
     except GradcheckError as e:
         raise CorpusError(f"golden: {path} holds an invalid problem: {str(e).removeprefix('gradcheck: ')}") from None
-    ref = {k: a[f"d{k}"] for k in GRAD_NAMES}
+    ref = {k: a[f"d{k}"] for k in grads}
     ref["loss"] = a["loss"]
-    for k in (*GRAD_NAMES, "loss"):
-        want = () if k == "loss" else (problem.h0 if k == "h0" else getattr(problem.params, k)).shape
+    for k in (*grads, "loss"):
+        want = () if k == "loss" else (getattr(problem, k) if k in ("h0", "c0") else getattr(problem.params, k)).shape
         for stored in (f"d{k}" if k != "loss" else "loss", f"tol_{k}"):
             if a[stored].shape != want or not np.issubdtype(a[stored].dtype, np.floating):
                 raise CorpusError(
                     f"golden: {path}: {stored} has shape {a[stored].shape} {a[stored].dtype}, expected {want} float64"
                 )
-    tol = {k: a[f"tol_{k}"] for k in (*GRAD_NAMES, "loss")}
+    tol = {k: a[f"tol_{k}"] for k in (*grads, "loss")}
     if any(np.any(~(t >= 0)) for t in tol.values()):
         raise CorpusError(f"golden: {path} holds a negative or NaN tolerance")
     return problem, ref, tol
@@ -222,7 +252,12 @@ def verify_corpus(root: Path) -> tuple[dict, list[tuple[dict, Problem, dict, dic
     stray = sorted(p.name for p in root.glob("case_*.npz") if p.name not in listed)
     if stray:
         raise CorpusError(f"golden: {root / stray[0]} is not in manifest.json (a corpus holds only its own cases)")
-    return manifest, [(entry, *load_case(root, entry)) for entry in manifest["cases"]]
+    cell = manifest.get("cell", "tanh")
+    if cell not in DERIVATION_CELLS:
+        raise CorpusError(
+            f"golden: {root / 'manifest.json'} names the cell {cell!r}, which this gradcheck does not know"
+        )
+    return manifest, [(entry, *load_case(root, entry, cell)) for entry in manifest["cases"]]
 
 
 def check(directory: str, target, opts: Options, worker: str | None = None) -> Report:
@@ -232,7 +267,10 @@ def check(directory: str, target, opts: Options, worker: str | None = None) -> R
     if opts.layer:
         raise GradcheckError("golden check: the corpus holds whole-model problems; --layer does not apply")
     root = Path(directory)
-    _manifest, corpus = verify_corpus(root)
+    manifest, corpus = verify_corpus(root)
+    cell = manifest.get("cell", "tanh")
+    if cell != opts.cell:
+        raise CorpusError(f"golden: {directory!r} holds {cell} problems; check them with --cell {cell}")
     chosen = [c for c in corpus if compatible(c[0], opts)]
     if not chosen:
         raise CorpusError(
@@ -240,7 +278,7 @@ def check(directory: str, target, opts: Options, worker: str | None = None) -> R
             + "".join(f" --{f.replace('_', '-')}" for f in FLAGS if getattr(opts, f))
         )
     impl = implementation(target, opts, worker)
-    contract = Contract(batch=opts.batch, no_bias=opts.no_bias)
+    contract = Contract(batch=opts.batch, no_bias=opts.no_bias, cell=opts.cell)
     start = time.perf_counter()
     try:
         pre = preflight(impl, opts, twice=False)

@@ -92,7 +92,8 @@ class WorkerImplementation:
             "loss": opts.loss,
             "batch_loss": opts.batch_loss,
             "dtype": opts.dtype,
-            "flags": ",".join(opts.flags),
+            # Another cell than the seed's travels as a flag, so that the header keeps its fields.
+            "flags": ",".join((*opts.flags, *((f"cell={opts.cell}",) if opts.cell != "tanh" else ()))),
         }
         self.process = WorkerProcess(command, opts.timeout)
 
