@@ -183,12 +183,27 @@ def tolerance(case: Case, pr: Precision) -> Tolerance:
         return Tolerance(case.stored[1], Judgement.JUDGED, "")
     spreads = case.spreads or (None,) * case.n
     per = [roundoff_check(p, pr, s) for p, s in zip(case.problems, spreads, strict=True)]
-    tol = combine(case, [t.tol for t in per], [t.tol["hs"] for t in per])
+    tol = combine(case, [kinks(p, t.tol) for p, t in zip(case.problems, per, strict=True)], [t.tol["hs"] for t in per])
     grow = np.sqrt(case.n)
     for k in (*case.contract.parameters, "loss"):
         tol[k] = grow * tol[k]
     blocked = next((t for t in per if t.judgement is not Judgement.JUDGED), None)
     return Tolerance(tol, *(blocked[1:] if blocked else (Judgement.JUDGED, "")))
+
+
+def kinks(problem: Problem, tol: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The tolerance of a ReLU problem whose pre-activations hit 0 exactly, widened by what relu'(0)'s
+    convention changes: the reference takes relu'(0) = 0 (PyTorch's), and code that takes 1 is not
+    wrong there (p = 0 has no derivative). Other problems' tolerance is left as it is."""
+    if problem.cell != "relu":
+        return tol
+    from .derivation import evaluate, relu_at_zero
+    from .strategies import preactivations
+
+    if not np.any(preactivations(problem, forward(problem).hs) == 0):
+        return tol
+    ref, other = evaluate(relu_at_zero(0.0), problem).arrays, evaluate(relu_at_zero(1.0), problem).arrays
+    return {k: v + np.abs(other[k] - ref[k]) if k in other and k != "loss" else v for k, v in tol.items()}
 
 
 def read_result(out: Any, case: Case) -> tuple[dict[str, np.ndarray], str, str, str]:

@@ -204,6 +204,7 @@ FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "dsigmoid": (lambda h: h * (1.0 - h), "{} (1 - {})"),
     "one_plus_sq": (lambda h: 1.0 + h * h, "(1 + {}^2)"),
     "drelu": (lambda p: (np.real(p) > 0).astype(float), "[{} > 0]"),
+    "drelu_at_zero_one": (lambda p: (np.real(p) >= 0).astype(float), "[{} >= 0]"),
 }
 # What a function is mistaken for: another nonlinearity in the forward pass; for tanh's derivative
 # 1 - h^2, the square forgotten, the sigmoid's derivative h (1 - h), or the sign inside flipped.
@@ -394,6 +395,16 @@ VARIANT_WORDS = {
         "(2014) apply it before: n_t = tanh(W_in x_t + b_in + W_hn (r_t h_{t-1}) + b_hn)",
     ),
 }
+
+
+def relu_at_zero(value: float) -> Derivation:
+    """The ReLU cell's derivation with relu'(0) = value (0: PyTorch's convention; 1: the other one)."""
+    d = DERIVATIONS["relu"]
+    if value == 0:
+        return d
+    rec = d.backward[1]
+    dp = Eq("dp", (_chain(Fn("drelu_at_zero_one", Ref("p")), Ref("dh")),))
+    return replace(d, backward=(d.backward[0], replace(rec, eqs=(*rec.eqs[:-1], dp))))
 
 
 def derivation_of(cell: str) -> Derivation:

@@ -100,7 +100,8 @@ def cell_spread(problem: Problem, pr: Precision) -> CellSpread:
     d = derivation_of(problem.cell)
     clean = evaluate(d, problem).arrays
     noise = Noise(pr)
-    noisy = evaluate(d, problem, noise).arrays
+    with np.errstate(all="ignore"):  # a run that overflows shows as an ill-conditioned spread
+        noisy = evaluate(d, problem, noise).arrays
     random, bias = {}, {}
     for k, ref in clean.items():
         dev = noisy[k] - ref[None] if k != "loss" else np.asarray(noisy[k]) - float(ref)
