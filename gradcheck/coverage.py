@@ -63,7 +63,9 @@ def _counts(outcomes: list[Outcome], opts: Options) -> dict[str, Any]:
         "h0 != 0": sum(f["h0_nonzero"] > 0 for f in fs),
         "one-hot inputs": sum(f["one_hot"] > 0 for f in fs),
         "some x_t[0] != 0": sum(f["x0_nonzero"] > 0 for f in fs),
-        f"saturated tanh (|p| > {pr.saturation:.3g})": sum(f["max_abs_p"] > pr.saturation for f in fs),
+        f"{'saturated tanh' if opts.cell == 'tanh' else 'saturated units'} (|p| > {pr.saturation:.3g})": sum(
+            f["max_abs_p"] > pr.saturation for f in fs
+        ),
         f"|p| past exp()'s overflow ({pr.exp_overflow:.4g})": sum(f["max_abs_p"] > pr.exp_overflow for f in fs),
         f"large logits (|q| > {pr.large_logit:.4g})": sum(f["max_abs_logit"] > pr.large_logit for f in fs),
         "a gradient entry > 5": sum(f["max_grad"] > 5 for f in fs),

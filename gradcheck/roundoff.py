@@ -230,7 +230,7 @@ def _cell(problem: Problem, pr: Precision) -> Spread:
 
     c = cell_spread(problem, pr)
     as_spread = lambda random, bound: (CELL_SAFETY * random + bound) / ROUNDOFF_SAFETY
-    grads = {k: as_spread(v, c.bias[k] + c.sums.get(k, 0.0)) for k, v in c.grads.items() if k != "cs"}
+    grads = {k: as_spread(v, c.bias[k] + c.sums.get(k, 0.0)) for k, v in c.grads.items()}
     return Spread(as_spread(c.loss, c.bias["loss"] + c.sums["loss"]), grads, c.states, c.magnitude)
 
 
