@@ -79,17 +79,19 @@ def values(case: Case, c: Candidate, names: Iterable[str]) -> dict[str, np.ndarr
     """The candidate's arrays on a case, combined over its sequences as the contract does (None
     where the mutated equations cannot run on it)."""
     per, hs = [], []
-    try:
-        d = apply(derivation_of(case.problems[0].cell), c.mutations)
-        for p in case.problems:
-            v = evaluate(d, p).arrays
-            if c.consistent:
-                v = v | consistent_gradients(d, p, tuple(k for k in names if k not in ("loss", "hs")))
-            per.append(v)
-            hs.append(v["hs"])
-    except (Invalid, FloatingPointError, IndexError):  # IndexError: a pair whose second site the first removed
-        return None
+    # A mutant can overflow where the reference does not (its recursion grows): its values are
+    # then not finite, and it is no candidate; the arithmetic says nothing more.
     with np.errstate(all="ignore"):
+        try:
+            d = apply(derivation_of(case.problems[0].cell), c.mutations)
+            for p in case.problems:
+                v = evaluate(d, p).arrays
+                if c.consistent:
+                    v = v | consistent_gradients(d, p, tuple(k for k in names if k not in ("loss", "hs")))
+                per.append(v)
+                hs.append(v["hs"])
+        except (Invalid, IndexError):  # IndexError: a pair whose second site the first removed
+            return None
         out = combine(case, per, hs)
     if c.clip is not None:
         out |= {k: np.clip(out[k], -c.clip[0], c.clip[0]) for k in c.clip[1] if k in out}
