@@ -29,7 +29,7 @@ def test_an_agreeing_array_and_the_boundary():
     c = compare_array("b", np.array([1.0, 2.0]), np.array([1.0, 2.0]), np.array([0.0, 0.0]))
     assert c.ok and c.ratio == 0.0 and c.failing == 0  # exact equality passes even at tolerance 0
     assert describe([c]) == ("ok   b[0]: actual 1, reference 1, |error| 0.00e+00, tol 0.00e+00, error/tol 0.00e+00 "
-                             "(0/2 entries over)")  # fmt: skip
+                             "(0/2 entries over); ||error|| / expected 0 (limit 4.5)")  # fmt: skip
     c = compare_array("b", np.array([1.0 + 1e-3]), np.array([1.0]), np.array([1e-3 * (1 + 1e-9)]))
     assert c.ok and c.ratio <= 1  # error/tol just under 1 agrees
     c = compare_array("b", np.array([1.0 + 1e-3]), np.array([1.0]), np.array([1e-3 * (1 - 1e-9)]))
