@@ -157,7 +157,9 @@ def _norm_ratio(err: np.ndarray, tol: np.ndarray, judged: np.ndarray) -> float:
     if t_scale == 0:
         return np.inf
     with np.errstate(over="ignore"):
-        return float(ROUNDOFF_SAFETY * (e_scale / t_scale) * (np.linalg.norm(e / e_scale) / np.linalg.norm(t / t_scale)))
+        return float(
+            ROUNDOFF_SAFETY * (e_scale / t_scale) * (np.linalg.norm(e / e_scale) / np.linalg.norm(t / t_scale))
+        )
 
 
 def _normwise(err: np.ndarray, r: np.ndarray) -> float:
@@ -252,7 +254,8 @@ def describe(checks: list[ParamCheck]) -> str:
         lines.append(
             f"{'ok  ' if c.ok else 'FAIL'} {c.name}{where}: actual {c.actual:.10g}, reference {c.reference:.10g}, "
             f"|error| {c.abs_error:.2e}, tol {c.tol:.2e}, error/tol {c.ratio:.2e} "
-            f"({c.failing}/{c.entries} entries over)" + (f", {c.unresolved} unresolved" if c.unresolved else "")
+            f"({c.failing}/{c.entries} entries over)"
+            + (f", {c.unresolved} unresolved" if c.unresolved else "")
             + (f"; ||error|| / expected {c.norm_ratio:.2g} (limit {NORM_LIMIT:g})" if c.entries > 1 else "")
         )
     return "\n".join(lines)

@@ -34,7 +34,7 @@ from .implementation import Call, implementation, signature_problem
 from .options import Options
 from .outcome import Evidence, Kind, Outcome, ProbeResult, Repeat, Report, Search
 from .problem import Problem, as_contract_inputs, loss_weights
-from .strategies import Regime, batches, build_problems, min_steps, regime_scales
+from .strategies import Regime, batches, build_problems, min_steps, pin_hypothesis_constants, regime_scales
 
 FAILURE_KINDS = {"raised": Kind.RAISED, "modified": Kind.MODIFIED, "worker": Kind.WORKER}
 
@@ -189,7 +189,10 @@ def coverage_set(opts: Options) -> list[Case]:
 
 def search_settings(max_examples: int, database=None, shrink: bool = True) -> settings:
     """Hypothesis settings for judging code: no deadline (implementations may be slow), no health
-    checks (a slow implementation is not a bad test), one bug reported, shrinking optional."""
+    checks (a slow implementation is not a bad test), one bug reported, shrinking optional; and
+    the same problems for the same seed whatever the target's module contains
+    (strategies.pin_hypothesis_constants)."""
+    pin_hypothesis_constants()
     return settings(
         max_examples=max_examples,
         database=database,

@@ -16,7 +16,8 @@ inside dot products), with xi uniform in [-1, 1] and independent:
     q_t   += xi (eps (|V h_t| + |b_y|) + sum_eps sqrt(H+2) |V||h_t|)
     log yhat_t += xi eps (|q_t - max q_t| + |log yhat_t| + 2 ULPS + sqrt(K+2)) + xi sum_eps (K+2)
     dq_t  += xi eps (ULPS+2) w_t (sigma_t yhat_t + y_t)                      (the terms that cancel in dq)
-    dh_t  += xi (eps (|V^T dq_t| + |W^T dp_{t+1}| + |dhs_t|) + sum_eps (sqrt(K+2) |V^T||dq_t| + sqrt(H+2) |W^T||dp_{t+1}|))
+    dh_t  += xi (eps (|V^T dq_t| + |W^T dp_{t+1}| + |dhs_t|)
+                 + sum_eps (sqrt(K+2) |V^T||dq_t| + sqrt(H+2) |W^T||dp_{t+1}|))
     1 - h_t^2 += xi 2 eps                                                     (absolute, any formula)
     dp_t   = (1 - h_t^2) dh_t (1 + xi eps) + xi tiny
 
@@ -188,7 +189,7 @@ def _noisy_forward(problem: Problem, fw: Forward, pr: Precision, xi: _Noise, c: 
 
 def _noisy_backward(problem: Problem, hs, dq, dq_ref, dp_ref, pr: Precision, xi: _Noise, c: Terms):
     """Every run's dp (R, T, H), each step perturbed as in the module docstring."""
-    (U, W, V, _b_h, _b_y), H, K = problem.params, problem.params.W.shape[0], problem.params.V.shape[0]
+    (_U, W, V, _b_h, _b_y), H, K = problem.params, problem.params.W.shape[0], problem.params.V.shape[0]
     eps, acc = pr.eps, pr.sum_eps
     a_dq, a_dp = np.abs(dq_ref), np.abs(dp_ref)
     dhs = 0.0 if problem.dhs is None else np.abs(problem.dhs)

@@ -253,6 +253,37 @@ def _finish(problems: tuple[Problem, ...], pr: Precision | None, layer: bool) ->
     return tuple(out)
 
 
+def pin_hypothesis_constants() -> None:
+    """Make Hypothesis' draws depend on the seed and the strategies only, not on the modules loaded.
+
+    Since 6.131 Hypothesis mixes into its draws literal constants that it collects from the source
+    of every local module in sys.modules (`_get_local_constants` in
+    hypothesis/internal/conjecture/providers.py, with hypothesis/internal/constants_ast.py): about
+    one draw in twenty takes a constant from that pool, and which constant, and how much
+    randomness choosing it consumes, depends on the pool. So the same seed drew other problems
+    when the code under test, or a benchmark script, brought other literals along. No setting turns
+    the collection off (checked up to Hypothesis 6.170); this pins the pool to empty, process-wide
+    and once (Hypothesis' own global constants stay). An older Hypothesis without the feature is
+    left as it is.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:  # pragma: no cover (Hypothesis before 6.131)
+        return
+    if not hasattr(providers, "_get_local_constants") or getattr(providers._get_local_constants, "pinned", False):
+        return
+    empty = Constants()
+
+    def no_local_constants() -> Constants:
+        return empty
+
+    no_local_constants.pinned = True  # type: ignore[attr-defined]
+    no_local_constants.original = providers._get_local_constants  # type: ignore[attr-defined]
+    providers._get_local_constants = no_local_constants
+    providers.CONSTANTS_CACHE.cache.clear()  # pools filtered from the collected constants
+
+
 def build_problem(sizes: tuple[int, int, int, int], scales: Scales, seed: int, **options) -> Problem:
     """One sequence: build_problems with n = 1."""
     return build_problems(sizes, scales, seed, n=1, **options).problems[0]
