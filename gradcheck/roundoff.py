@@ -78,7 +78,8 @@ class Terms(NamedTuple):
     dh_dot: float = 1.0  # sum_eps (sqrt(K+2) |V^T||dq_t| + sqrt(H+2) |W^T||dp_{t+1}|)
     derivative: float = 1.0  # 2 eps absolute on 1 - h_t^2
     dp_rounding: float = 1.0  # eps relative on dp_t
-    underflow: float = 1.0  # tiny, in h_t and dp_t
+    underflow: float = 1.0  # tiny, in h_t, dq_t and dp_t
+    flush: float = 1.0  # the subnormal terms and partial sums of the final sums, lost to flush-to-zero
     coherent: float = 1.0  # the two runs that err one way (0: they draw at random too)
     sums: float = 1.0  # the final sums' worst case
 
@@ -104,16 +105,29 @@ class Spread(NamedTuple):
 
 
 class _Noise:
-    """Random errors xi in [-1, 1]; `coherent` sets runs 0 and 1 to +-coherent everywhere."""
+    """Random errors xi in [-1, 1], (runs, T, n); `coherent` sets runs 0 and 1 to +-coherent
+    everywhere. With `key`, the (T, n) values an operation computes, an entry keeps the error of the
+    step before wherever its value, rounded to the precision, repeats: arithmetic errs the same way
+    on the same numbers, so a recurrence that has settled makes the same rounding at every step."""
 
-    def __init__(self, runs: int, coherent: bool) -> None:
-        self.rng, self.runs, self.coherent = np.random.default_rng(SEED), runs, coherent
+    def __init__(self, runs: int, coherent: bool, pr: Precision) -> None:
+        self.rng, self.runs, self.coherent, self.pr = np.random.default_rng(SEED), runs, coherent, pr
 
-    def __call__(self, shape, coherent: np.ndarray | float | None = None) -> np.ndarray:
+    def __call__(self, shape, coherent: float | None = None, key: np.ndarray | None = None) -> np.ndarray:
         a = self.rng.uniform(-1.0, 1.0, (self.runs, *shape))
+        if key is not None:
+            a = np.take_along_axis(a, _first_of_repeats(self.pr.round(key))[None], axis=1)
         if coherent is not None and self.coherent:
-            a[0], a[1] = coherent, -np.asarray(coherent)
+            a[0], a[1] = coherent, -coherent
         return a
+
+
+def _first_of_repeats(key: np.ndarray) -> np.ndarray:
+    """For each (t, j), the first step of the run of equal values key[., j] that ends at t."""
+    steps = np.arange(key.shape[0])[:, None]
+    starts = np.ones(key.shape, dtype=bool)
+    starts[1:] = key[1:] != key[:-1]
+    return np.maximum.accumulate(np.where(starts, steps, 0), axis=0)
 
 
 def direct_state_gradient(problem: Problem, dq: np.ndarray) -> np.ndarray:
@@ -163,10 +177,11 @@ def _noisy_forward(problem: Problem, fw: Forward, pr: Precision, xi: _Noise, c: 
     hs = np.empty((R, T + 1, H))
     hs[:, 0] = problem.h0
     pre = ux + b_h
-    p_noise = local_p * xi((T, H))
-    relative = c.tanh_ulps * ulps * eps * xi((T, H), coherent=-1.0)
-    absolute = c.tanh_absolute * TANH_ABSOLUTE * eps * xi((T, H), coherent=-1.0)
-    tiny = c.underflow * pr.tiny * xi((T, H))
+    p_noise = local_p * xi((T, H), key=pre + wh)
+    h_ref = fw.hs[1:]
+    relative = c.tanh_ulps * ulps * eps * xi((T, H), coherent=-1.0, key=h_ref)
+    absolute = c.tanh_absolute * TANH_ABSOLUTE * eps * xi((T, H), coherent=-1.0, key=h_ref)
+    tiny = c.underflow * pr.tiny * xi((T, H), key=h_ref)
     for t in range(T):
         p = pre[t] + hs[:, t] @ W.T + p_noise[:, t]
         hs[:, t + 1] = np.tanh(p) * (1 + relative[:, t]) + absolute[:, t] * np.sign(p) + tiny[:, t]
@@ -174,20 +189,20 @@ def _noisy_forward(problem: Problem, fw: Forward, pr: Precision, xi: _Noise, c: 
     local_q = c.q_rounding * eps * (np.abs(vh) + np.abs(b_y)) + c.q_dot * acc * _count(H) * (
         np.abs(fw.hs[1:]) @ np.abs(V).T
     )
-    q = hs[:, 1:] @ V.T + b_y + local_q * xi((T, K))
+    q = hs[:, 1:] @ V.T + b_y + local_q * xi((T, K), key=fw.q)
     # log yhat_k = s_k - log sum_j exp(s_j), s = q - max q: eps |s_k| and eps |log yhat_k| from the
     # two subtractions, the ulps of exp and log, and the sum of K exponentials (in sum_eps inside a
     # reduction, or a random walk in eps where it accumulates in the storage precision).
     s = np.abs(fw.q - fw.q.max(axis=1, keepdims=True))
     local_ly = c.softmax * (eps * (s + np.abs(fw.log_yhat) + 2 * ulps + np.sqrt(K + 2)) + acc * (K + 2))
-    log_yhat = log_softmax(q) + local_ly * xi((T, K))
+    log_yhat = log_softmax(q) + local_ly * xi((T, K), key=fw.log_yhat)
     E = step_losses(log_yhat, problem.Y)
     if problem.dhs is not None:
         E = E + np.sum(problem.dhs * hs[:, 1:], axis=-1)
     return hs, log_yhat, E
 
 
-def _noisy_backward(problem: Problem, hs, dq, dq_ref, dp_ref, pr: Precision, xi: _Noise, c: Terms):
+def _noisy_backward(problem: Problem, hs, hs_ref, dq, dq_ref, dp_ref, pr: Precision, xi: _Noise, c: Terms):
     """Every run's dp (R, T, H), each step perturbed as in the module docstring."""
     (_U, W, V, _b_h, _b_y), H, K = problem.params, problem.params.W.shape[0], problem.params.V.shape[0]
     eps, acc = pr.eps, pr.sum_eps
@@ -197,9 +212,12 @@ def _noisy_backward(problem: Problem, hs, dq, dq_ref, dp_ref, pr: Precision, xi:
     local[:-1] += c.dh_rounding * eps * np.abs(dp_ref[1:] @ W) + c.dh_dot * acc * _count(H) * (a_dp[1:] @ np.abs(W))
 
     T = dq_ref.shape[0]
-    dh_noise = local * xi((T, H))
-    deriv_noise = c.derivative * DERIVATIVE_ABSOLUTE * eps * xi((T, H), coherent=1.0)
-    dp_noise, tiny = c.dp_rounding * eps * xi((T, H)), c.underflow * pr.tiny * xi((T, H))
+    dh_ref = direct_state_gradient(problem, dq_ref)
+    dh_ref[:-1] += dp_ref[1:] @ W
+    dh_noise = local * xi((T, H), key=dh_ref)
+    deriv_noise = c.derivative * DERIVATIVE_ABSOLUTE * eps * xi((T, H), coherent=1.0, key=hs_ref[1:])
+    dp_noise = c.dp_rounding * eps * xi((T, H), key=dp_ref)
+    tiny = c.underflow * pr.tiny * xi((T, H), key=dp_ref)
 
     def noise(t, dh, deriv):
         return (deriv + deriv_noise[:, t]) * (dh + dh_noise[:, t]) * (1 + dp_noise[:, t]) + tiny[:, t]
@@ -228,13 +246,17 @@ def _root_mean_square(d: np.ndarray) -> np.ndarray:
         return np.where(scale > 0, scale * np.sqrt(np.mean((d / np.where(scale > 0, scale, 1.0)) ** 2, axis=0)), 0.0)
 
 
-def _loop_sum_bound(terms: np.ndarray, eps: float) -> np.ndarray:
+def _loop_sum_bound(terms: np.ndarray, pr: Precision, c: Terms) -> np.ndarray:
     """The worst-case rounding of sum_t terms[t] (axis 0) accumulated in either order, each term
-    itself rounded once: (eps/2) (max(sum_k |S_k| forward, backward) + sum_t |terms_t|)."""
+    itself rounded once: (eps/2) (max(sum_k |S_k| forward, backward) + sum_t |terms_t|); and
+    what flushing subnormal numbers to zero loses, every term and partial sum below tiny."""
     partial = np.cumsum(terms, axis=0)  # S_k forward; backward, S'_k = S_T - S_{k-1}
-    forward_partial = np.abs(partial).sum(axis=0)
-    backward_partial = np.abs(partial[-1] - partial[:-1]).sum(axis=0) + np.abs(partial[-1])
-    return eps / 2 * (np.maximum(forward_partial, backward_partial) + np.abs(terms).sum(axis=0))
+    backward = np.concatenate([partial[-1:], partial[-1] - partial[:-1]])
+    a_terms, a_forward, a_backward = np.abs(terms), np.abs(partial), np.abs(backward)
+    rounding = pr.eps / 2 * (np.maximum(a_forward.sum(axis=0), a_backward.sum(axis=0)) + a_terms.sum(axis=0))
+    below = lambda a: np.where(a < pr.tiny, a, 0.0).sum(axis=0)
+    flushed = below(a_terms) + np.maximum(below(a_forward), below(a_backward))
+    return c.sums * rounding + c.flush * flushed
 
 
 def _sums(problem: Problem, fw: Forward, dq, dp, pr: Precision, c: Terms) -> dict[str, np.ndarray]:
@@ -242,24 +264,26 @@ def _sums(problem: Problem, fw: Forward, dq, dp, pr: Precision, c: Terms) -> dic
     dh_0 = W^T dp_1 and dx_t = U^T dp_t, charged as the model's dot products are."""
     (U, W, _V, _b_h, _b_y), xs, H = problem.params, problem.xs, problem.params.W.shape[0]
     eps, acc, hs = pr.eps, pr.sum_eps, fw.hs
-    out = {
-        "V": _loop_sum_bound(dq[:, :, None] * hs[1:, None, :], eps),
-        "b_y": _loop_sum_bound(dq, eps),
-        "W": _loop_sum_bound(dp[:, :, None] * hs[:-1, None, :], eps),
-        "U": _loop_sum_bound(dp[:, :, None] * xs[:, None, :], eps),
-        "b_h": _loop_sum_bound(dp, eps),
+    dots = {
         "h0": eps / 2 * np.abs(dp[0] @ W) + acc * _count(H) * (np.abs(dp[0]) @ np.abs(W)),
         "xs": eps / 2 * np.abs(dp @ U) + acc * _count(H) * (np.abs(dp) @ np.abs(U)),
         "hs": eps / 2 * np.abs(hs[1:]),
-        "loss": _loop_sum_bound(problem.weights * fw.E, eps),
     }
-    return {k: c.sums * v for k, v in out.items()}
+    return {
+        "V": _loop_sum_bound(dq[:, :, None] * hs[1:, None, :], pr, c),
+        "b_y": _loop_sum_bound(dq, pr, c),
+        "W": _loop_sum_bound(dp[:, :, None] * hs[:-1, None, :], pr, c),
+        "U": _loop_sum_bound(dp[:, :, None] * xs[:, None, :], pr, c),
+        "b_h": _loop_sum_bound(dp, pr, c),
+        "loss": _loop_sum_bound(problem.weights * fw.E, pr, c),
+        **{k: c.sums * v for k, v in dots.items()},
+    }
 
 
 def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None, terms: Terms = TERMS) -> Spread:
     """Round-off scales of E and of every gradient entry, in the arithmetic `pr` (module docstring)."""
     fw = forward(problem) if fw is None else fw
-    xi = _Noise(SAMPLES + 2, coherent=terms.coherent > 0)
+    xi = _Noise(SAMPLES + 2, terms.coherent > 0, pr)
     T, K, w = problem.xs.shape[0], problem.params.V.shape[0], problem.weights
     hs, log_yhat, E = _noisy_forward(problem, fw, pr, xi, terms)
     dq_ref = _output_error(problem, fw.log_yhat)
@@ -269,8 +293,9 @@ def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None, 
     # yhat = exp(log yhat) inherits the absolute error of log yhat as a relative one (already in
     # the noisy log yhat above).
     operands = w[:, None] * (problem.Y.sum(axis=1, keepdims=True) * np.exp(fw.log_yhat) + problem.Y)
-    dq = _output_error(problem, log_yhat) + terms.dq * pr.eps * (pr.ulps + 2) * operands * xi((T, K))
-    dp = _noisy_backward(problem, hs, dq, dq_ref, dp_ref, pr, xi, terms)
+    dq = _output_error(problem, log_yhat) + terms.dq * pr.eps * (pr.ulps + 2) * operands * xi((T, K), key=dq_ref)
+    dq += terms.underflow * pr.tiny * xi((T, K), key=dq_ref)
+    dp = _noisy_backward(problem, hs, fw.hs, dq, dq_ref, dp_ref, pr, xi, terms)
     noisy, ref = _gradients(problem, hs, dq, dp), _gradients(problem, fw.hs, dq_ref, dp_ref)
     deviation = {k: noisy[k] - ref[k][None] for k in ref}
     deviation["hs"] = hs[:, 1:] - fw.hs[None, 1:]
