@@ -87,6 +87,11 @@ class Terms(NamedTuple):
 TERMS = Terms()
 TANH_ABSOLUTE = 2.0  # eps: a tanh formula's absolute error (module docstring)
 DERIVATIVE_ABSOLUTE = 2.0  # eps: 1 - h^2 from a rounded h, by any formula
+# A term or partial sum that flush-to-zero code can lose: below FLUSH_BAND x tiny in exact
+# arithmetic, since the code's own value is a few eps off. float16 code that flushes subnormals
+# lost dV[5, 25] = 0.0075 entirely, 135 settled steps of dq_5 h_25 = 6.107e-5 (tiny = 6.104e-5)
+# computed as 6.07e-5 and flushed (a campaign's closest call, properties/test_roundoff.py).
+FLUSH_BAND = 2.0
 
 
 class Spread(NamedTuple):
@@ -106,28 +111,32 @@ class Spread(NamedTuple):
 
 class _Noise:
     """Random errors xi in [-1, 1], (runs, T, n); `coherent` sets runs 0 and 1 to +-coherent
-    everywhere. With `key`, the (T, n) values an operation computes, an entry keeps the error of the
-    step before wherever its value, rounded to the precision, repeats: arithmetic errs the same way
-    on the same numbers, so a recurrence that has settled makes the same rounding at every step."""
+    everywhere. `repeats`, (T, n) or (T, 1), marks the steps whose operation gets the same operands
+    as the step before (rounded to the precision): arithmetic errs the same way on the same
+    numbers, so there the error of the step before is kept, and a recurrence that has settled
+    makes the same rounding at every step."""
 
     def __init__(self, runs: int, coherent: bool, pr: Precision) -> None:
         self.rng, self.runs, self.coherent, self.pr = np.random.default_rng(SEED), runs, coherent, pr
 
-    def __call__(self, shape, coherent: float | None = None, key: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, shape, coherent: float | None = None, repeats: np.ndarray | None = None) -> np.ndarray:
         a = self.rng.uniform(-1.0, 1.0, (self.runs, *shape))
-        if key is not None:
-            a = np.take_along_axis(a, _first_of_repeats(self.pr.round(key))[None], axis=1)
+        if repeats is not None:
+            steps = np.arange(shape[0])[:, None]
+            first = np.maximum.accumulate(np.where(np.broadcast_to(repeats, shape), 0, steps), axis=0)
+            a = np.take_along_axis(a, first[None], axis=1)
         if coherent is not None and self.coherent:
             a[0], a[1] = coherent, -coherent
         return a
 
-
-def _first_of_repeats(key: np.ndarray) -> np.ndarray:
-    """For each (t, j), the first step of the run of equal values key[., j] that ends at t."""
-    steps = np.arange(key.shape[0])[:, None]
-    starts = np.ones(key.shape, dtype=bool)
-    starts[1:] = key[1:] != key[:-1]
-    return np.maximum.accumulate(np.where(starts, steps, 0), axis=0)
+    def same(self, *values: np.ndarray, whole_steps: bool = True) -> np.ndarray:
+        """Where step t's operands equal step t-1's in the precision: every row of every value
+        (T, ...) for an operation on whole vectors, (T, 1); entry by entry otherwise, (T, n)."""
+        equal = [self.pr.round(v[1:]) == self.pr.round(v[:-1]) for v in values if v is not None]
+        if whole_steps:
+            equal = [e.reshape(e.shape[0], int(np.prod(e.shape[1:]))).all(axis=1, keepdims=True) for e in equal]
+        out = np.logical_and.reduce(equal)
+        return np.concatenate([np.zeros((1, out.shape[1]), dtype=bool), out])
 
 
 def direct_state_gradient(problem: Problem, dq: np.ndarray) -> np.ndarray:
@@ -177,11 +186,11 @@ def _noisy_forward(problem: Problem, fw: Forward, pr: Precision, xi: _Noise, c: 
     hs = np.empty((R, T + 1, H))
     hs[:, 0] = problem.h0
     pre = ux + b_h
-    p_noise = local_p * xi((T, H), key=pre + wh)
-    h_ref = fw.hs[1:]
-    relative = c.tanh_ulps * ulps * eps * xi((T, H), coherent=-1.0, key=h_ref)
-    absolute = c.tanh_absolute * TANH_ABSOLUTE * eps * xi((T, H), coherent=-1.0, key=h_ref)
-    tiny = c.underflow * pr.tiny * xi((T, H), key=h_ref)
+    p_noise = local_p * xi((T, H), repeats=xi.same(xs, fw.hs[:-1]))
+    same_p = xi.same(pre + wh, whole_steps=False)  # tanh's operand
+    relative = c.tanh_ulps * ulps * eps * xi((T, H), coherent=-1.0, repeats=same_p)
+    absolute = c.tanh_absolute * TANH_ABSOLUTE * eps * xi((T, H), coherent=-1.0, repeats=same_p)
+    tiny = c.underflow * pr.tiny * xi((T, H), repeats=same_p)
     for t in range(T):
         p = pre[t] + hs[:, t] @ W.T + p_noise[:, t]
         hs[:, t + 1] = np.tanh(p) * (1 + relative[:, t]) + absolute[:, t] * np.sign(p) + tiny[:, t]
@@ -189,13 +198,13 @@ def _noisy_forward(problem: Problem, fw: Forward, pr: Precision, xi: _Noise, c: 
     local_q = c.q_rounding * eps * (np.abs(vh) + np.abs(b_y)) + c.q_dot * acc * _count(H) * (
         np.abs(fw.hs[1:]) @ np.abs(V).T
     )
-    q = hs[:, 1:] @ V.T + b_y + local_q * xi((T, K), key=fw.q)
+    q = hs[:, 1:] @ V.T + b_y + local_q * xi((T, K), repeats=xi.same(fw.hs[1:]))
     # log yhat_k = s_k - log sum_j exp(s_j), s = q - max q: eps |s_k| and eps |log yhat_k| from the
     # two subtractions, the ulps of exp and log, and the sum of K exponentials (in sum_eps inside a
     # reduction, or a random walk in eps where it accumulates in the storage precision).
     s = np.abs(fw.q - fw.q.max(axis=1, keepdims=True))
     local_ly = c.softmax * (eps * (s + np.abs(fw.log_yhat) + 2 * ulps + np.sqrt(K + 2)) + acc * (K + 2))
-    log_yhat = log_softmax(q) + local_ly * xi((T, K), key=fw.log_yhat)
+    log_yhat = log_softmax(q) + local_ly * xi((T, K), repeats=xi.same(fw.q))
     E = step_losses(log_yhat, problem.Y)
     if problem.dhs is not None:
         E = E + np.sum(problem.dhs * hs[:, 1:], axis=-1)
@@ -214,10 +223,13 @@ def _noisy_backward(problem: Problem, hs, hs_ref, dq, dq_ref, dp_ref, pr: Precis
     T = dq_ref.shape[0]
     dh_ref = direct_state_gradient(problem, dq_ref)
     dh_ref[:-1] += dp_ref[1:] @ W
-    dh_noise = local * xi((T, H), key=dh_ref)
-    deriv_noise = c.derivative * DERIVATIVE_ABSOLUTE * eps * xi((T, H), coherent=1.0, key=hs_ref[1:])
-    dp_noise = c.dp_rounding * eps * xi((T, H), key=dp_ref)
-    tiny = c.underflow * pr.tiny * xi((T, H), key=dp_ref)
+    dp_next = np.vstack([dp_ref[1:], np.zeros((1, H))])
+    dh_noise = local * xi((T, H), repeats=xi.same(dq_ref, dp_next, problem.dhs))
+    same_h = xi.same(hs_ref[1:], whole_steps=False)  # 1 - h^2's operand
+    deriv_noise = c.derivative * DERIVATIVE_ABSOLUTE * eps * xi((T, H), coherent=1.0, repeats=same_h)
+    same_dp = same_h & xi.same(dh_ref, whole_steps=False)
+    dp_noise = c.dp_rounding * eps * xi((T, H), repeats=same_dp)
+    tiny = c.underflow * pr.tiny * xi((T, H), repeats=same_dp)
 
     def noise(t, dh, deriv):
         return (deriv + deriv_noise[:, t]) * (dh + dh_noise[:, t]) * (1 + dp_noise[:, t]) + tiny[:, t]
@@ -249,12 +261,12 @@ def _root_mean_square(d: np.ndarray) -> np.ndarray:
 def _loop_sum_bound(terms: np.ndarray, pr: Precision, c: Terms) -> np.ndarray:
     """The worst-case rounding of sum_t terms[t] (axis 0) accumulated in either order, each term
     itself rounded once: (eps/2) (max(sum_k |S_k| forward, backward) + sum_t |terms_t|); and
-    what flushing subnormal numbers to zero loses, every term and partial sum below tiny."""
+    what flushing subnormal numbers to zero loses, every term and partial sum near or below tiny."""
     partial = np.cumsum(terms, axis=0)  # S_k forward; backward, S'_k = S_T - S_{k-1}
     backward = np.concatenate([partial[-1:], partial[-1] - partial[:-1]])
     a_terms, a_forward, a_backward = np.abs(terms), np.abs(partial), np.abs(backward)
     rounding = pr.eps / 2 * (np.maximum(a_forward.sum(axis=0), a_backward.sum(axis=0)) + a_terms.sum(axis=0))
-    below = lambda a: np.where(a < pr.tiny, a, 0.0).sum(axis=0)
+    below = lambda a: np.where(a < FLUSH_BAND * pr.tiny, a, 0.0).sum(axis=0)
     flushed = below(a_terms) + np.maximum(below(a_forward), below(a_backward))
     return c.sums * rounding + c.flush * flushed
 
@@ -293,8 +305,9 @@ def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None, 
     # yhat = exp(log yhat) inherits the absolute error of log yhat as a relative one (already in
     # the noisy log yhat above).
     operands = w[:, None] * (problem.Y.sum(axis=1, keepdims=True) * np.exp(fw.log_yhat) + problem.Y)
-    dq = _output_error(problem, log_yhat) + terms.dq * pr.eps * (pr.ulps + 2) * operands * xi((T, K), key=dq_ref)
-    dq += terms.underflow * pr.tiny * xi((T, K), key=dq_ref)
+    same_dq = xi.same(fw.q, problem.Y)
+    dq = _output_error(problem, log_yhat) + terms.dq * pr.eps * (pr.ulps + 2) * operands * xi((T, K), repeats=same_dq)
+    dq += terms.underflow * pr.tiny * xi((T, K), repeats=same_dq)
     dp = _noisy_backward(problem, hs, fw.hs, dq, dq_ref, dp_ref, pr, xi, terms)
     noisy, ref = _gradients(problem, hs, dq, dp), _gradients(problem, fw.hs, dq_ref, dp_ref)
     deviation = {k: noisy[k] - ref[k][None] for k in ref}
