@@ -140,10 +140,8 @@ def main() -> None:
             took = time.perf_counter() - start
             if hit is None:
                 r, full, where = worst
-                print(
-                    f"{part:14} {dtype:9} none in {args.examples}: worst {r:.3g} without it, {full:.3g} with ({where}; {took:.0f} s)",
-                    flush=True,
-                )
+                tail = f"worst {r:.3g} without it, {full:.3g} with ({where}; {took:.0f} s)"
+                print(f"{part:14} {dtype:9} none in {args.examples}: {tail}", flush=True)
                 continue
             problem, name, key, r, full, regime = hit
             where = save(part, dtype, hit).name if args.save else ""
