@@ -81,6 +81,7 @@ class Terms(NamedTuple):
     underflow: float = 1.0  # tiny, in h_t, dq_t and dp_t
     flush: float = 1.0  # the subnormal terms and partial sums of the final sums, lost to flush-to-zero
     coherent: float = 1.0  # the two runs that err one way (0: they draw at random too)
+    repeats: float = 1.0  # an error held over steps whose operands repeat (0: drawn afresh every step)
     sums: float = 1.0  # the final sums' worst case
 
 
@@ -116,12 +117,13 @@ class _Noise:
     numbers, so there the error of the step before is kept, and a recurrence that has settled
     makes the same rounding at every step."""
 
-    def __init__(self, runs: int, coherent: bool, pr: Precision) -> None:
-        self.rng, self.runs, self.coherent, self.pr = np.random.default_rng(SEED), runs, coherent, pr
+    def __init__(self, runs: int, pr: Precision, coherent: bool = True, repeats: bool = True) -> None:
+        self.rng, self.runs, self.pr = np.random.default_rng(SEED), runs, pr
+        self.coherent, self.repeats = coherent, repeats
 
     def __call__(self, shape, coherent: float | None = None, repeats: np.ndarray | None = None) -> np.ndarray:
         a = self.rng.uniform(-1.0, 1.0, (self.runs, *shape))
-        if repeats is not None:
+        if repeats is not None and self.repeats:
             steps = np.arange(shape[0])[:, None]
             first = np.maximum.accumulate(np.where(np.broadcast_to(repeats, shape), 0, steps), axis=0)
             a = np.take_along_axis(a, first[None], axis=1)
@@ -295,7 +297,7 @@ def _sums(problem: Problem, fw: Forward, dq, dp, pr: Precision, c: Terms) -> dic
 def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None, terms: Terms = TERMS) -> Spread:
     """Round-off scales of E and of every gradient entry, in the arithmetic `pr` (module docstring)."""
     fw = forward(problem) if fw is None else fw
-    xi = _Noise(SAMPLES + 2, terms.coherent > 0, pr)
+    xi = _Noise(SAMPLES + 2, pr, coherent=terms.coherent > 0, repeats=terms.repeats > 0)
     T, K, w = problem.xs.shape[0], problem.params.V.shape[0], problem.weights
     hs, log_yhat, E = _noisy_forward(problem, fw, pr, xi, terms)
     dq_ref = _output_error(problem, fw.log_yhat)
