@@ -123,7 +123,7 @@ class _Noise:
 
     def __call__(self, shape, coherent: float | None = None, repeats: np.ndarray | None = None) -> np.ndarray:
         a = self.rng.uniform(-1.0, 1.0, (self.runs, *shape))
-        if repeats is not None and self.repeats:
+        if repeats is not None and self.repeats and np.any(repeats):
             steps = np.arange(shape[0])[:, None]
             first = np.maximum.accumulate(np.where(np.broadcast_to(repeats, shape), 0, steps), axis=0)
             a = np.take_along_axis(a, first[None], axis=1)
@@ -241,7 +241,7 @@ def _noisy_backward(problem: Problem, hs, hs_ref, dq, dq_ref, dp_ref, pr: Precis
 
 def _gradients(problem: Problem, hs, dq, dp) -> dict[str, np.ndarray]:
     """The final sums, for reference arrays (T, ...) or perturbed ones (R, T, ...)."""
-    outer = lambda a, b: np.swapaxes(a, -1, -2) @ b  # sum_t a_t b_t^T
+    outer = lambda a, b: np.einsum("...ti,...tj->...ij", a, b, optimize=True)  # sum_t a_t b_t^T (BLAS)
     return {
         "V": outer(dq, hs[..., 1:, :]),
         "b_y": dq.sum(axis=-2),
@@ -265,11 +265,19 @@ def _loop_sum_bound(terms: np.ndarray, pr: Precision, c: Terms) -> np.ndarray:
     itself rounded once: (eps/2) (max(sum_k |S_k| forward, backward) + sum_t |terms_t|); and
     what flushing subnormal numbers to zero loses, every term and partial sum near or below tiny."""
     partial = np.cumsum(terms, axis=0)  # S_k forward; backward, S'_k = S_T - S_{k-1}
-    backward = np.concatenate([partial[-1:], partial[-1] - partial[:-1]])
-    a_terms, a_forward, a_backward = np.abs(terms), np.abs(partial), np.abs(backward)
-    rounding = pr.eps / 2 * (np.maximum(a_forward.sum(axis=0), a_backward.sum(axis=0)) + a_terms.sum(axis=0))
-    below = lambda a: np.where(a < FLUSH_BAND * pr.tiny, a, 0.0).sum(axis=0)
-    flushed = below(a_terms) + np.maximum(below(a_forward), below(a_backward))
+    backward = partial[-1] - partial[:-1]
+    np.abs(partial, out=partial)
+    np.abs(backward, out=backward)
+    a_terms = np.abs(terms)
+    sums = [a.sum(axis=0) for a in (partial, backward, a_terms)]
+    rounding = pr.eps / 2 * (np.maximum(sums[0], sums[1] + partial[-1]) + sums[2])
+    if c.flush == 0 or min(a.min(initial=np.inf) for a in (partial, backward, a_terms)) >= FLUSH_BAND * pr.tiny:
+        return c.sums * rounding  # (nothing near underflow: the usual case)
+    band = FLUSH_BAND * pr.tiny
+    below = lambda a: np.where(a < band, a, 0.0).sum(axis=0)
+    flushed = below(a_terms) + np.maximum(
+        below(partial), below(backward) + np.where(partial[-1] < band, partial[-1], 0)
+    )
     return c.sums * rounding + c.flush * flushed
 
 
@@ -292,6 +300,23 @@ def _sums(problem: Problem, fw: Forward, dq, dp, pr: Precision, c: Terms) -> dic
         "loss": _loop_sum_bound(problem.weights * fw.E, pr, c),
         **{k: c.sums * v for k, v in dots.items()},
     }
+
+
+def _states(hs_deviation: np.ndarray) -> float:
+    """The states' conditioning: two standard deviations of the random runs, or the coherent runs'
+    deviation, at the worst entry."""
+    random, bias = _root_mean_square(hs_deviation[2:]), np.max(np.abs(hs_deviation[:2]), axis=0)
+    return float(np.max(np.maximum(2 * random, bias), initial=0.0))
+
+
+def conditioning(problem: Problem, pr: Precision, fw: Forward | None = None) -> tuple[float, float]:
+    """(Spread.states, Spread.magnitude) alone, from the forward runs only: what the problem
+    generator needs to temper a recurrence, at a fraction of roundoff_spread's cost."""
+    fw = forward(problem) if fw is None else fw
+    hs, _, _ = _noisy_forward(problem, fw, pr, _Noise(SAMPLES + 2, pr), TERMS)
+    dq_ref = _output_error(problem, fw.log_yhat)
+    dp_ref = backward(problem, fw.hs, dq_ref)
+    return _states(hs[:, 1:] - fw.hs[None, 1:]), _magnitude(problem, fw, np.abs(dq_ref), np.abs(dp_ref))
 
 
 def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None, terms: Terms = TERMS) -> Spread:
@@ -317,8 +342,7 @@ def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None, 
     deviation["loss"] = (E - fw.E[None]) @ w
     random = {k: _root_mean_square(d[2:]) for k, d in deviation.items()}
     bias = {k: np.max(np.abs(d[:2]), axis=0) for k, d in deviation.items()}
-    # The states' conditioning: two standard deviations, or the coherent runs' deviation.
-    states = float(np.max(np.maximum(2 * random["hs"], bias["hs"]), initial=0.0))
+    states = _states(deviation["hs"])
     sums = _sums(problem, fw, dq_ref, dp_ref, pr, terms)
     magnitude = _magnitude(problem, fw, np.abs(dq_ref), np.abs(dp_ref))
     loss = float(random.pop("loss"))

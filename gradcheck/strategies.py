@@ -36,7 +36,7 @@ from .compare import RANGE_HEADROOM
 from .model import forward
 from .precision import FLOAT64, Precision
 from .problem import GradcheckError, Problem, loss_weights, make_layer_problem, make_problem
-from .roundoff import Spread, direct_state_gradient, roundoff_spread
+from .roundoff import Spread, conditioning, direct_state_gradient, roundoff_spread
 
 
 class Regime(StrEnum):
@@ -171,17 +171,18 @@ class Batch(NamedTuple):
     regime: Regime | None = None  # the regime drawn (for coverage counts)
 
 
-def _judgeable(spreads: tuple[Spread, ...], pr: Precision) -> tuple[bool, bool]:
-    """(states stable enough, sums in range), with a factor 4 of margin on the judge's limits."""
-    stable = all(s.states <= pr.ill_conditioned / 4 for s in spreads)
-    in_range = all(s.magnitude * RANGE_HEADROOM * 4 <= pr.max for s in spreads)
+def _judgeable(conditions: list[tuple[float, float]], pr: Precision) -> tuple[bool, bool]:
+    """(states stable enough, sums in range), with a factor 4 of margin on the judge's limits, from
+    each sequence's (Spread.states, Spread.magnitude)."""
+    stable = all(states <= pr.ill_conditioned / 4 for states, _ in conditions)
+    in_range = all(magnitude * RANGE_HEADROOM * 4 <= pr.max for _, magnitude in conditions)
     return stable, in_range
 
 
 # Tempering: at most this many rounds, each multiplying W by 0.6 when round-off would move the
-# states too far, and V and W by 0.6 and 0.9 when sums would overflow (a round costs one Monte
-# Carlo run, a few milliseconds at H = 64, T = 200). Problems still not judgeable after it are
-# drawn anyway and counted as not judged.
+# states too far, and V and W by 0.6 and 0.9 when sums would overflow (a round costs the Monte
+# Carlo forward runs, roundoff.conditioning, a few milliseconds at H = 64, T = 200). Problems
+# still not judgeable after it are drawn anyway and counted as not judged.
 TEMPER_ROUNDS = 12
 TEMPER_FACTOR = 0.6
 
@@ -225,13 +226,12 @@ def build_problems(
         return Batch(_finish(_sequences(d, _network(d, v_scale, w_scale), loss), None, layer))
     for _ in range(TEMPER_ROUNDS):
         problems = _finish(_sequences(d, _network(d, v_scale, w_scale), loss), precision, layer)
-        spreads = tuple(roundoff_spread(p, precision) for p in problems)
-        stable, in_range = _judgeable(spreads, precision)
+        stable, in_range = _judgeable([conditioning(p, precision) for p in problems], precision)
         if stable and in_range:
             break
         w_scale *= TEMPER_FACTOR if not stable else 0.9
         v_scale *= 1.0 if in_range else TEMPER_FACTOR
-    return Batch(problems, spreads)
+    return Batch(problems, tuple(roundoff_spread(p, precision) for p in problems))
 
 
 def round_problem(p: Problem, pr: Precision) -> Problem:
