@@ -3,12 +3,13 @@
 For a term (roundoff.Terms, or the underflow floor, or the safety factor halved) and a precision,
 Hypothesis searches verify's problems (strategies.batches, drawn for the precision), steered
 toward the largest error/tol of the precision's correct implementations judged with the term
-removed. It stops at the first problem where correct code fails without the term (error/tol > 1)
-and agrees with it (<= 0.9). Such a problem is kept as a fixture, properties/data/pin_*.npz, with
-the implementation that needs the term; properties/test_roundoff.py judges it both ways. A term
-no search finds such a problem for is a margin (docs/error-model.md says which).
+removed, and toward the largest difference the term makes. It stops at the first problem where
+correct code fails without the term (error/tol > 1) and agrees with it (<= 0.9). Such a problem
+is kept as a fixture, properties/data/pin_*.npz, with the implementation that needs the term;
+properties/test_roundoff.py judges it both ways. A term no search finds such a problem for is a
+margin (docs/error-model.md says which).
 
-    python benchmarks/pin_roundoff.py [TERM ...] [--dtype D ...] [--examples N] [--max-size S] [--max-steps T]
+    python benchmarks/pin_roundoff.py [TERM ...] [--dtype D ...] [--examples N] [--max-size S] [--max-steps T] [--save]
 """
 
 import argparse
@@ -99,16 +100,17 @@ def search(ablation: str, dtype: str, examples: int, max_size: int, max_steps: i
         if found or compare.roundoff_check(problem, pr, batch.spreads[0]).judgement.value != "judged":
             return
         exact, without, full = bptt(problem), tolerance(problem, pr, ablation), tolerance(problem, pr, None)
-        here = 0.0
+        here, gain = 0.0, 0.0
         for name, fn in fns.items():
             got = fn(*as_contract_inputs(problem))
             r, key = ratio(got, exact, without)
-            here = max(here, r)
+            here, gain = max(here, r), max(gain, r - ratio(got, exact, full)[0])
             worst[0] = max(worst[0], (r, ratio(got, exact, full)[0], f"{name} {key} {batch.regime} {problem.sizes}"))
             if r > 1 and ratio(got, exact, full)[0] <= 0.9:
                 found.append((problem, name, key, r, ratio(got, exact, full)[0], str(batch.regime)))
                 break
         target(min(here, 1e6), label="error/tol without the part")
+        target(min(gain, 1e6), label="what the part adds to error/tol")
 
     run()
     return (found[0] if found else None), worst[0]

@@ -319,9 +319,11 @@ def conditioning(problem: Problem, pr: Precision, fw: Forward | None = None) -> 
     return _states(hs[:, 1:] - fw.hs[None, 1:]), _magnitude(problem, fw, np.abs(dq_ref), np.abs(dp_ref))
 
 
-def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None, terms: Terms = TERMS) -> Spread:
-    """Round-off scales of E and of every gradient entry, in the arithmetic `pr` (module docstring)."""
+def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None, terms: Terms | None = None) -> Spread:
+    """Round-off scales of E and of every gradient entry, in the arithmetic `pr` (module docstring);
+    terms: the model's coefficients (TERMS when not given)."""
     fw = forward(problem) if fw is None else fw
+    terms = TERMS if terms is None else terms
     xi = _Noise(SAMPLES + 2, pr, coherent=terms.coherent > 0, repeats=terms.repeats > 0)
     T, K, w = problem.xs.shape[0], problem.params.V.shape[0], problem.weights
     hs, log_yhat, E = _noisy_forward(problem, fw, pr, xi, terms)
