@@ -9,7 +9,8 @@ a problem is kept as a fixture, properties/data/pin_*.npz, with the implementati
 the term; properties/test_roundoff.py judges it both ways. A term no search finds such a problem for is a
 margin (docs/error-model.md says which).
 
-    python benchmarks/pin_roundoff.py [TERM ...] [--dtype D ...] [--examples N] [--max-size S] [--max-steps T] [--save]
+    python benchmarks/pin_roundoff.py [PART ...] [--dtype D ...] [--examples N] [--max-size S] [--max-steps T]
+                                      [--seed S] [--save]
 """
 
 import argparse
@@ -90,12 +91,12 @@ def ratio(got: dict, exact: dict, tol: dict) -> tuple[float, str]:
     return worst
 
 
-def search(ablation: str, dtype: str, examples: int, max_size: int, max_steps: int):
+def search(ablation: str, dtype: str, examples: int, max_size: int, max_steps: int, seed_: int = 0):
     """The first problem (and implementation) that needs the part, or None; and the worst ratio seen."""
     pr, fns = PRECISIONS[dtype], {n: implementation(n) for n in IMPLS[dtype]}
     found, worst = [], [(0.0, 0.0, "")]
 
-    @seed(0)
+    @seed(seed_)
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(batches(max_D=max_size, max_H=max_size, max_K=max_size, max_T=max_steps, precision=pr))
     def run(batch):
@@ -134,6 +135,7 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=300)
     ap.add_argument("--max-size", type=int, default=16)
     ap.add_argument("--max-steps", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save", action="store_true", help="write the fixtures to properties/data/")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -141,7 +143,7 @@ def main() -> None:
     for part in args.parts:
         for dtype in args.dtype:
             start = time.perf_counter()
-            hit, worst = search(part, dtype, args.examples, args.max_size, args.max_steps)
+            hit, worst = search(part, dtype, args.examples, args.max_size, args.max_steps, args.seed)
             took = time.perf_counter() - start
             if hit is None:
                 r, full, where = worst
