@@ -31,6 +31,7 @@ from hypothesis.reporting import current_reporter, with_reporter
 
 from .bptt import bptt, series, truncated
 from .compare import (
+    NORM_LIMIT,
     Judgement,
     ParamCheck,
     compare_grads,
@@ -149,6 +150,7 @@ def check_builtin(problem: Problem, worst: Worst, spread: Spread | None = None) 
         other, t = run()
         checks = compare_grads(exact, other, t, GRAD_NAMES)
         worst.record(name, max(c.ratio for c in checks), problem)
+        worst.record(f"{name}, normwise / limit", max(c.norm_ratio for c in checks) / NORM_LIMIT, problem)
         if not all(c.ok for c in checks):
             raise Disagreement(name, checks, problem)
     v = random_direction(problem, np.random.default_rng(T + 1))
@@ -434,7 +436,10 @@ def target_check(impl, opts: Options, worst: Worst) -> Callable[[Case], Judgemen
         _regime_events(case.problems)
         out = judge(impl, case, opts, ref_fn)
         worst.record("implementation vs reference", out.ratio, case)
+        normwise = max((c.norm_ratio for c in out.checks), default=0.0) / NORM_LIMIT
+        worst.record("implementation vs reference, normwise / limit", normwise, case)
         target(min(out.ratio, 1e6), label="worst error / tol")
+        target(min(normwise, 1e6), label="worst ||error|| / limit")
         if not out.ok:
             raise Disagreement(out.message, list(out.checks), case)
         if out.kind is Kind.NOT_JUDGED:

@@ -112,7 +112,7 @@ def fd_estimate(
         # measured by the estimator (self_error 0).
         underflow = 2 * (problem.xs.shape[0] + 1) * FLOAT64.tiny
         spread = roundoff_spread(problem, FLOAT64, fw) if spread is None else spread
-        analytic = np.concatenate([spread.grads[n].ravel() for n in names])
+        analytic = np.concatenate([(spread.grads[n] + spread.bound(n)).ravel() for n in names])
         error = (EPS * (problem.Y.shape[1] + 2) * res.scale + underflow) / COMPLEX_STEP + analytic
         self_error = np.zeros(len(theta))
     elif not estimate_error:
@@ -120,7 +120,9 @@ def fd_estimate(
         grad, error, self_error = _plain_central(problem, fw, ent, step), None, None
     else:
         spread = roundoff_spread(problem, FLOAT64, fw) if spread is None else spread
-        eps_E = spread.loss  # round-off scale of one evaluation of E
+        # Round-off of one evaluation of E: two standard deviations of the Monte Carlo runs, and the
+        # coherent runs' deviation and the sum over t's worst case, which are bounds already.
+        eps_E = 2 * spread.loss + float(spread.bound("loss"))
         step, d1, d2, ok = _refined_central(problem, fw, ent, fd_step(theta), eps_E)
         truncation = np.abs(d2 - d1) / 3  # |h^2 E'''/6| to leading order
         # Each c(δ) takes two evaluations of E (the perturbed row and the unperturbed one), each off
@@ -270,7 +272,8 @@ def directional_derivative(
     """
     base = forward(problem)
     E0 = problem.weights @ base.E
-    eps_E = roundoff_spread(problem, FLOAT64, base).loss
+    spread = roundoff_spread(problem, FLOAT64, base)
+    eps_E = 2 * spread.loss + float(spread.bound("loss"))  # as in fd_estimate
 
     def c(s: float) -> tuple[float, float]:
         """E(θ + s v) - E(θ), and how far the states and logits moved."""

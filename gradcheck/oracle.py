@@ -54,7 +54,7 @@ from .outcome import (
 )
 from .problem import Problem, as_contract_inputs, loss_weights
 from .regimes import Regime, min_steps, regime_scales
-from .strategies import batches, build_problems
+from .strategies import batches, build_problems, pin_hypothesis_constants
 
 FAILURE_KINDS = {"raised": Kind.RAISED, "modified": Kind.MODIFIED, "worker": Kind.WORKER, "hang": Kind.HANG}
 # Distinct failures reported, the most severe first: a second and third are searched for with the
@@ -224,7 +224,10 @@ def coverage_set(opts: Options) -> list[Case]:
 
 def search_settings(max_examples: int, database=None, shrink: bool = True) -> settings:
     """Hypothesis settings for judging code: no deadline (implementations may be slow), no health
-    checks (a slow implementation is not a bad test), one bug per search, shrinking optional."""
+    checks (a slow implementation is not a bad test), one bug reported, shrinking optional; and
+    the same problems for the same seed whatever the target's module contains
+    (strategies.pin_hypothesis_constants)."""
+    pin_hypothesis_constants()
     return settings(
         max_examples=max_examples,
         database=database,

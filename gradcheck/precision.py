@@ -53,6 +53,21 @@ class Precision:
     # exp(-gap) >= tiny, or code computing E_t = -log(yhat_t[y]) would be failed for log(0).
     max_logit_gap: float
 
+    def __post_init__(self) -> None:
+        """The facts that the problem generator relies on hold, or the precision is refused."""
+        lo, hi = self.logit_offsets
+        if not 0 < lo <= hi <= self.max / 16 or hi <= self.exp_overflow:
+            raise GradcheckError(
+                f"{self.name}: logit_offsets {self.logit_offsets} must be a range 0 < low <= high that "
+                f"reaches past exp()'s overflow ({self.exp_overflow:.4g}) and stays far inside the range "
+                f"({self.max:.3g} / 16)"
+            )
+        if not 0 < self.max_logit_gap <= -math.log(self.tiny):
+            raise GradcheckError(
+                f"{self.name}: max_logit_gap {self.max_logit_gap} must keep exp(-gap) a normal number "
+                f"(gap <= {-math.log(self.tiny):.4g})"
+            )
+
     @property
     def exp_overflow(self) -> float:
         """exp(z) overflows for z above log(max): 709.8, 88.7, 11.1."""
@@ -65,9 +80,10 @@ class Precision:
 
     @property
     def saturation(self) -> float:
-        """|p| beyond which tanh(p) rounds to +-1 and tanh' = 1 - h^2 to 0: (1/2) log(4 / eps)
-        (18.7 in float64, 8.7 in float32, 4.2 in float16, 3.1 in bfloat16)."""
-        return 0.5 * math.log(4 / self.eps)
+        """|p| beyond which tanh(p) rounds to +-1 and tanh' = 1 - h^2 to 0: 1 - tanh(p) ~ 2 e^{-2p}
+        falls below half the spacing of the numbers just below 1, eps/4, at (1/2) log(8 / eps)
+        (19.1 in float64, 9.0 in float32, 4.5 in float16, 3.5 in bfloat16)."""
+        return 0.5 * math.log(8 / self.eps)
 
     @property
     def fd_relative_step(self) -> float:

@@ -30,7 +30,7 @@ from .model import forward
 from .precision import Precision
 from .problem import Problem, loss_weights, make_layer_problem, make_problem
 from .regimes import REGIMES, Regime, Scales, min_steps, scales_for
-from .roundoff import Spread, direct_state_gradient, roundoff_spread
+from .roundoff import Spread, conditioning, direct_state_gradient, roundoff_spread
 
 
 class _Draw(NamedTuple):
@@ -112,17 +112,18 @@ class Batch(NamedTuple):
     regime: Regime | None = None  # the regime drawn (for coverage counts)
 
 
-def _judgeable(spreads: tuple[Spread, ...], pr: Precision) -> tuple[bool, bool]:
-    """(states stable enough, sums in range), with a factor 4 of margin on the judge's limits."""
-    stable = all(s.states <= pr.ill_conditioned / 4 for s in spreads)
-    in_range = all(s.magnitude * RANGE_HEADROOM * 4 <= pr.max for s in spreads)
+def _judgeable(conditions: list[tuple[float, float]], pr: Precision) -> tuple[bool, bool]:
+    """(states stable enough, sums in range), with a factor 4 of margin on the judge's limits, from
+    each sequence's (Spread.states, Spread.magnitude)."""
+    stable = all(states <= pr.ill_conditioned / 4 for states, _ in conditions)
+    in_range = all(magnitude * RANGE_HEADROOM * 4 <= pr.max for _, magnitude in conditions)
     return stable, in_range
 
 
 # Tempering: at most this many rounds, each multiplying W by 0.6 when round-off would move the
-# states too far, and V and W by 0.6 and 0.9 when sums would overflow (a round costs one Monte
-# Carlo run, a few milliseconds at H = 64, T = 200). Problems still not judgeable after it are
-# drawn anyway and counted as not judged.
+# states too far, and V and W by 0.6 and 0.9 when sums would overflow (a round costs the Monte
+# Carlo forward runs, roundoff.conditioning, a few milliseconds at H = 64, T = 200). Problems
+# still not judgeable after it are drawn anyway and counted as not judged.
 TEMPER_ROUNDS = 12
 TEMPER_FACTOR = 0.6
 
@@ -170,13 +171,12 @@ def build_problems(
         return Batch(_finish(_sequences(d, _network(d, v_scale, w_scale), loss), None, layer))
     for _ in range(TEMPER_ROUNDS):
         problems = _finish(_sequences(d, _network(d, v_scale, w_scale), loss), precision, layer)
-        spreads = tuple(roundoff_spread(p, precision) for p in problems)
-        stable, in_range = _judgeable(spreads, precision)
+        stable, in_range = _judgeable([conditioning(p, precision) for p in problems], precision)
         if stable and in_range:
             break
         w_scale *= TEMPER_FACTOR if not stable else 0.9
         v_scale *= 1.0 if in_range else TEMPER_FACTOR
-    return Batch(problems, spreads)
+    return Batch(problems, tuple(roundoff_spread(p, precision) for p in problems))
 
 
 def round_problem(p: Problem, pr: Precision) -> Problem:
@@ -196,6 +196,37 @@ def _finish(problems: tuple[Problem, ...], pr: Precision | None, layer: bool) ->
             p = make_layer_problem(p.recurrent, p.xs, p.h0, dhs, cell=p.cell, c0=p.c0)
         out.append(round_problem(p, pr) if pr is not None else p)
     return tuple(out)
+
+
+def pin_hypothesis_constants() -> None:
+    """Make Hypothesis' draws depend on the seed and the strategies only, not on the modules loaded.
+
+    Since 6.131 Hypothesis mixes into its draws literal constants that it collects from the source
+    of every local module in sys.modules (`_get_local_constants` in
+    hypothesis/internal/conjecture/providers.py, with hypothesis/internal/constants_ast.py): about
+    one draw in twenty takes a constant from that pool, and which constant, and how much
+    randomness choosing it consumes, depends on the pool. So the same seed drew other problems
+    when the code under test, or a benchmark script, brought other literals along. No setting turns
+    the collection off (checked up to Hypothesis 6.170); this pins the pool to empty, process-wide
+    and once (Hypothesis' own global constants stay). An older Hypothesis without the feature is
+    left as it is.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:  # pragma: no cover (Hypothesis before 6.131)
+        return
+    if not hasattr(providers, "_get_local_constants") or getattr(providers._get_local_constants, "pinned", False):
+        return
+    empty = Constants()
+
+    def no_local_constants() -> Constants:
+        return empty
+
+    no_local_constants.pinned = True  # type: ignore[attr-defined]
+    no_local_constants.original = providers._get_local_constants  # type: ignore[attr-defined]
+    providers._get_local_constants = no_local_constants
+    providers.CONSTANTS_CACHE.cache.clear()  # pools filtered from the collected constants
 
 
 def build_problem(sizes: tuple[int, int, int, int], scales: Scales, seed: int, **options) -> Problem:

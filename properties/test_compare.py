@@ -29,7 +29,7 @@ def test_an_agreeing_array_and_the_boundary():
     c = compare_array("b", np.array([1.0, 2.0]), np.array([1.0, 2.0]), np.array([0.0, 0.0]))
     assert c.ok and c.ratio == 0.0 and c.failing == 0  # exact equality passes even at tolerance 0
     assert describe([c]) == ("ok   b[0]: actual 1, reference 1, |error| 0.00e+00, tol 0.00e+00, error/tol 0.00e+00 "
-                             "(0/2 entries over)")  # fmt: skip
+                             "(0/2 entries over); ||error|| / expected 0 (limit 4.5)")  # fmt: skip
     c = compare_array("b", np.array([1.0 + 1e-3]), np.array([1.0]), np.array([1e-3 * (1 + 1e-9)]))
     assert c.ok and c.ratio <= 1  # error/tol just under 1 agrees
     c = compare_array("b", np.array([1.0 + 1e-3]), np.array([1.0]), np.array([1e-3 * (1 - 1e-9)]))
@@ -179,3 +179,33 @@ def test_the_jvp_tolerance_is_round_off_along_v():
         gv = sum(float(np.sum(g[n] * v[n])) for n in GRAD_NAMES)
         t = jvp_tolerance(g, roundoff_check(problem).tol, v)
         assert 0 < t <= 1e-11 * abs(gv) < 1e-9 * abs(gv)
+
+
+def test_a_one_class_problem_has_a_positive_jvp_tolerance_and_fuzz_judges_it():
+    """With K = 1 every gradient is exactly 0 (yhat = 1, dq = 0), so the jvp tolerance is all
+    round-off tolerance (its floor): without that term it is 0, and the built-in campaign's
+    check divided by it (ZeroDivisionError)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from gradcheck.bptt import bptt
+    from gradcheck.compare import jvp_tolerance, roundoff_check
+    from gradcheck.fuzz import Worst, check_builtin
+    from gradcheck.numeric import random_direction
+    from gradcheck.regimes import regime_scales
+    from gradcheck.strategies import build_problem
+
+    rng = np.random.default_rng(0)
+    problem = build_problem((3, 4, 1, 6), regime_scales("moderate", rng), 0)
+    g, v = bptt(problem), random_direction(problem, rng)
+    assert all(not np.any(g[n]) for n in ("U", "W", "V", "b_h", "b_y", "h0"))
+    assert jvp_tolerance(g, roundoff_check(problem).tol, v) > 0
+    worst = Worst()
+
+    @settings(max_examples=1, database=None, deadline=None)
+    @given(st.just(problem))
+    def campaign_example(p):  # check_builtin records Hypothesis events: it runs inside a test
+        assert check_builtin(p, worst) is None
+
+    campaign_example()
+    assert np.isfinite(worst.ratio["jvp (forward mode) vs recursion"])

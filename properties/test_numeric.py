@@ -248,14 +248,16 @@ def test_the_complex_step_error_covers_its_own_trajectory():
         which the complex step, differentiating along its own rounded trajectory, was 5.4e-13 off in
         dE/dU[9, 4] = 0.094, eight times that entry's round-off spread, while the recursion was within
         1e-15 of an mpmath evaluation at 40 digits. Its error bound carries an analytic implementation's
-    round-off (the spread), so the tolerance holds both sides' round-off: that one came within 0.98
-    of the tolerance that held only the recursion's."""
+    round-off (the spread and the model's bounds), so the tolerance holds both sides' round-off:
+    that one came within 0.98 of the tolerance that held only the recursion's. (0.49 with the
+    round-off model of 2026-11; 0.68 with the model whose spread is a standard deviation over 32
+    runs instead of the largest of six and an absolute-value bound.)"""
     a = dict(np.load(Path(__file__).parent / "data" / "complex_step_chaotic.npz"))
     params = {k: a[k] for k in ("U", "W", "V", "b_h", "b_y")}
     problem = make_problem(params, a["xs"], a["ys"], a["h0"], loss="last")
     fd, exact = numeric.fd_estimate(problem, "complex"), bptt(problem)
     checks = compare_grads(fd.grads, exact, fd_tolerance(problem, fd))
-    assert max(c.ratio for c in checks) <= 0.6, describe(checks)  # measured: 0.49
+    assert max(c.ratio for c in checks) <= 0.8, describe(checks)  # measured: 0.68
 
 
 def test_the_directional_difference_reports_a_tight_error_and_its_step():
