@@ -37,9 +37,9 @@ def grads(params, xs, h0, dhs):
     for t in range(T):
         gh = W_hh @ h[t] + b_hh
         r = sig(GI[t, :H] + gh[:H])
-        z = sig(GI[t, H:2 * H] + gh[H:2 * H])
-        s_n[t] = gh[2 * H:]
-        n = np.tanh(GI[t, 2 * H:] + r * s_n[t])
+        z = sig(GI[t, H : 2 * H] + gh[H : 2 * H])
+        s_n[t] = gh[2 * H :]
+        n = np.tanh(GI[t, 2 * H :] + r * s_n[t])
         gates[t] = r, z, n
         h[t + 1] = (1 - z) * n + z * h[t]
 
@@ -49,11 +49,18 @@ def grads(params, xs, h0, dhs):
     for t in range(T - 1, -1, -1):
         r, z, n = gates[t]
         dh = dhs[t] + dh
-        dpn = (1 - n ** 2) * (1 - z) * dh
+        dpn = (1 - n**2) * (1 - z) * dh
         dpz = z * (1 - z) * (h[t] - n) * dh
         dpr = r * (1 - r) * s_n[t] * dpn
         dGI[t] = np.r_[dpr, dpz, dpn]
         dGH[t] = np.r_[dpr, dpz, r * dpn]
         dh = z * dh  # BUG: + W_hh.T @ dGH[t] is missing
-    return {"W_ih": dGI.T @ xs, "W_hh": dGH.T @ h[:-1], "b_ih": dGI.sum(0), "b_hh": dGH.sum(0),
-            "xs": dGI @ W_ih, "h0": dh, "hs": h[1:]}
+    return {
+        "W_ih": dGI.T @ xs,
+        "W_hh": dGH.T @ h[:-1],
+        "b_ih": dGI.sum(0),
+        "b_hh": dGH.sum(0),
+        "xs": dGI @ W_ih,
+        "h0": dh,
+        "hs": h[1:],
+    }

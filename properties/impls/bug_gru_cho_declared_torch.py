@@ -24,8 +24,10 @@ CELL = "gru"
 CONTRACT = "batch"
 BATCH_LOSS = "sum"
 CLASS = "reset_side"
-EQUATION = ("n_t = tanh(W_in x_t + b_in + W_hn (r_t * h_{t-1}) + b_hn): Cho's GRU (reset gate before the matmul) "
-            "judged as PyTorch's (r_t * (W_hn h_{t-1} + b_hn)), forward and backward alike")
+EQUATION = (
+    "n_t = tanh(W_in x_t + b_in + W_hn (r_t * h_{t-1}) + b_hn): Cho's GRU (reset gate before the matmul) "
+    "judged as PyTorch's (r_t * (W_hn h_{t-1} + b_hn)), forward and backward alike"
+)
 
 
 def grads(params, xs, ys, h0):
@@ -33,7 +35,7 @@ def grads(params, xs, ys, h0):
     N, T, _ = xs.shape
     H = W_hh.shape[1]
     sig = lambda a: 1 / (1 + np.exp(-a))
-    W_hrz, W_hn = W_hh[:2 * H], W_hh[2 * H:]
+    W_hrz, W_hn = W_hh[: 2 * H], W_hh[2 * H :]
     b = b_ih + b_hh
 
     X = xs @ W_ih.T + b  # (N, T, 3H)
@@ -41,10 +43,10 @@ def grads(params, xs, ys, h0):
     h[0] = h0
     r, z, n, rh = (np.zeros((T, N, H)) for _ in range(4))
     for t in range(T):
-        rz = sig(X[:, t, :2 * H] + h[t] @ W_hrz.T)
+        rz = sig(X[:, t, : 2 * H] + h[t] @ W_hrz.T)
         r[t], z[t] = rz[:, :H], rz[:, H:]
         rh[t] = r[t] * h[t]
-        n[t] = np.tanh(X[:, t, 2 * H:] + rh[t] @ W_hn.T)
+        n[t] = np.tanh(X[:, t, 2 * H :] + rh[t] @ W_hn.T)
         h[t + 1] = (1 - z[t]) * n[t] + z[t] * h[t]
     logits = np.einsum("tnh,kh->tnk", h[1:], V) + b_y
     logits -= logits.max(axis=2, keepdims=True)
@@ -67,8 +69,16 @@ def grads(params, xs, ys, h0):
         dp = np.concatenate([dpr, dpz, dpn], axis=1)
         dW_ih += dp.T @ xs[:, t]
         db += dp.sum(axis=0)
-        dW_hh[:2 * H] += dp[:, :2 * H].T @ h[t]
-        dW_hh[2 * H:] += dpn.T @ rh[t]
-        carry = z[t] * dh + dp[:, :2 * H] @ W_hrz + r[t] * drh
-    return {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db, "b_hh": db.copy(), "V": dV, "b_y": db_y,
-            "h0": carry, "loss": float(loss)}
+        dW_hh[: 2 * H] += dp[:, : 2 * H].T @ h[t]
+        dW_hh[2 * H :] += dpn.T @ rh[t]
+        carry = z[t] * dh + dp[:, : 2 * H] @ W_hrz + r[t] * drh
+    return {
+        "W_ih": dW_ih,
+        "W_hh": dW_hh,
+        "b_ih": db,
+        "b_hh": db.copy(),
+        "V": dV,
+        "b_y": db_y,
+        "h0": carry,
+        "loss": float(loss),
+    }

@@ -43,9 +43,18 @@ def gru_cell_backward(dh, cache, p):
     dhn = dn * r
     dr = dn * hn * r * (1 - r)
     d = {
-        "W_ir": np.outer(dr, x), "W_iz": np.outer(dz, x), "W_in": np.outer(dn, x),
-        "W_hr": np.outer(dr, h_prev), "W_hz": np.outer(dz, h_prev), "W_hn": np.outer(dhn, h_prev),
-        "b_ir": dr, "b_iz": dz, "b_in": dn, "b_hr": dr, "b_hz": dz, "b_hn": dhn,
+        "W_ir": np.outer(dr, x),
+        "W_iz": np.outer(dz, x),
+        "W_in": np.outer(dn, x),
+        "W_hr": np.outer(dr, h_prev),
+        "W_hz": np.outer(dz, h_prev),
+        "W_hn": np.outer(dhn, h_prev),
+        "b_ir": dr,
+        "b_iz": dz,
+        "b_in": dn,
+        "b_hr": dr,
+        "b_hz": dz,
+        "b_hn": dhn,
     }
     dh_prev = dh * z + p["W_hr"].T @ dr + p["W_hz"].T @ dz + p["W_hn"].T @ dhn
     return d, dh_prev
@@ -53,9 +62,13 @@ def gru_cell_backward(dh, cache, p):
 
 def grads(params, xs, ys, h0):
     p = {}
-    for big, names in (("W_ih", ("W_ir", "W_iz", "W_in")), ("W_hh", ("W_hr", "W_hz", "W_hn")),
-                       ("b_ih", ("b_ir", "b_iz", "b_in")), ("b_hh", ("b_hr", "b_hz", "b_hn"))):
-        p.update(zip(names, np.split(params[big], 3)))
+    for big, names in (
+        ("W_ih", ("W_ir", "W_iz", "W_in")),
+        ("W_hh", ("W_hr", "W_hz", "W_hn")),
+        ("b_ih", ("b_ir", "b_iz", "b_in")),
+        ("b_hh", ("b_hr", "b_hz", "b_hn")),
+    ):
+        p.update(zip(names, np.split(params[big], 3), strict=False))
     V, b_y = params["V"], params["b_y"]
 
     h, caches, hs, probs, loss = h0, [], [], [], 0.0
@@ -84,5 +97,8 @@ def grads(params, xs, ys, h0):
         "W_hh": np.concatenate([total["W_hr"], total["W_hz"], total["W_hn"]]),
         "b_ih": np.concatenate([total["b_ir"], total["b_iz"], total["b_in"]]),
         "b_hh": np.concatenate([total["b_hr"], total["b_hz"], total["b_hn"]]),
-        "V": dV, "b_y": db_y, "h0": dh_next, "loss": float(loss),
+        "V": dV,
+        "b_y": db_y,
+        "h0": dh_next,
+        "loss": float(loss),
     }

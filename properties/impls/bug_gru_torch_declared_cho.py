@@ -22,8 +22,10 @@ BUG = "gru_torch_declared_cho"
 LOSS = "sum"
 CELL = "gru_cho"
 CLASS = "reset_side"
-EQUATION = ("n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn)): PyTorch's GRU (reset gate after the matmul) "
-            "judged as Cho's (W_hn (r_t * h_{t-1})), forward and backward alike")
+EQUATION = (
+    "n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn)): PyTorch's GRU (reset gate after the matmul) "
+    "judged as Cho's (W_hn (r_t * h_{t-1})), forward and backward alike"
+)
 
 
 def sigmoid(v):
@@ -59,7 +61,7 @@ def grads(params, xs, ys, h0):
         out["V"] += np.outer(dq, hs[t + 1])
         out["b_y"] += dq
         dh = V.T @ dq + dh_next
-        dgn = dh * (1 - z) * (1 - n ** 2)
+        dgn = dh * (1 - z) * (1 - n**2)
         dgz = dh * (hs[t] - n) * z * (1 - z)
         dgr = dgn * ghn * r * (1 - r)
         dgi = np.concatenate([dgr, dgz, dgn])

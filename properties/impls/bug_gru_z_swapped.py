@@ -22,7 +22,9 @@ LOSS = "sum"
 CELL = "gru"
 CONTRACT = "layer"
 CLASS = "z_swapped"
-EQUATION = "h_t = z_t * n_t + (1 - z_t) * h_{t-1} (z and 1 - z swapped), differentiated consistently in the backward pass"
+EQUATION = (
+    "h_t = z_t * n_t + (1 - z_t) * h_{t-1} (z and 1 - z swapped), differentiated consistently in the backward pass"
+)
 
 
 def sigmoid(x):
@@ -56,7 +58,7 @@ def grads(params, xs, h0, dhs):
     for t in reversed(range(len(xs))):
         x, h_prev, r, z, n, hn = cache[t]
         dh = dhs[t] + dh_next
-        dn_pre = dh * z * (1.0 - n ** 2)
+        dn_pre = dh * z * (1.0 - n**2)
         dz_pre = dh * (n - h_prev) * z * (1.0 - z)
         dr_pre = dn_pre * hn * r * (1.0 - r)
         dhn = dn_pre * r

@@ -32,8 +32,10 @@ def grads(params, xs, ys, h0, c0):
     b = params["b_ih"] + params["b_hh"]
     T, H = xs.shape[0], W_hh.shape[1]
 
-    H_ = np.zeros((T + 1, H)); H_[0] = h0
-    C_ = np.zeros((T + 1, H)); C_[0] = c0
+    H_ = np.zeros((T + 1, H))
+    H_[0] = h0
+    C_ = np.zeros((T + 1, H))
+    C_[0] = c0
     gates = np.zeros((T, 4, H))
     Y = np.zeros((T, V.shape[0]))
     for t in range(T):
@@ -55,14 +57,19 @@ def grads(params, xs, ys, h0, c0):
         i, f, g, o = gates[t]
         tc = np.tanh(C_[t + 1])
         dh = V.T @ dQ[t] + dh_rec
-        dc = dc + dh * o * (1 - tc ** 2)
-        dP[t] = [dc * g * i * (1 - i), dc * C_[t] * f * (1 - f), dc * i * (1 - g ** 2), dh * tc * o * (1 - o)]
+        dc = dc + dh * o * (1 - tc**2)
+        dP[t] = [dc * g * i * (1 - i), dc * C_[t] * f * (1 - f), dc * i * (1 - g**2), dh * tc * o * (1 - o)]
         dh_rec = W_hh.T @ dP[t].ravel()
         dc = dc * f
     dP = dP.reshape(T, 4 * H)
     return {
-        "W_ih": dP.T @ xs, "W_hh": dP.T @ H_[:-1], "b_ih": dP.sum(0), "b_hh": dP.sum(0),
-        "V": dQ.T @ H_[1:], "b_y": dQ.sum(0),
+        "W_ih": dP.T @ xs,
+        "W_hh": dP.T @ H_[:-1],
+        "b_ih": dP.sum(0),
+        "b_hh": dP.sum(0),
+        "V": dQ.T @ H_[1:],
+        "b_y": dQ.sum(0),
         "h0": dh,  # BUG: dh_rec (= W_hh^T dp_1) is dE/dh0; dh is dE/dh_1
-        "c0": dc, "loss": float(loss),
+        "c0": dc,
+        "loss": float(loss),
     }

@@ -40,8 +40,8 @@ def _one_sequence(P, x, y, h0, c0):
     loss = 0.0
     for t in range(T):
         z = W_ih @ x[t] + W_hh @ h[t] + b
-        i, f, o = _sigmoid(z[:H]), _sigmoid(z[H:2 * H]), _sigmoid(z[3 * H:])
-        g = np.tanh(z[2 * H:3 * H])
+        i, f, o = _sigmoid(z[:H]), _sigmoid(z[H : 2 * H]), _sigmoid(z[3 * H :])
+        g = np.tanh(z[2 * H : 3 * H])
         c.append(f * c[t] + i * g)
         h.append(o * np.tanh(c[t + 1]))
         logits = V @ h[t + 1] + b_y
@@ -61,13 +61,15 @@ def _one_sequence(P, x, y, h0, c0):
         out["b_y"] += dq
         dh = V.T @ dq + dh_next
         tc = np.tanh(c[t + 1])
-        dc = dc_next + dh * o * (1.0 - tc ** 2)
-        dz = np.concatenate([
-            dc * g * i * (1.0 - i),
-            dc * c[t + 1] * f * (1.0 - f),  # BUG: c[t] (= c_{t-1}) is meant
-            dc * i * (1.0 - g ** 2),
-            dh * tc * o * (1.0 - o),
-        ])
+        dc = dc_next + dh * o * (1.0 - tc**2)
+        dz = np.concatenate(
+            [
+                dc * g * i * (1.0 - i),
+                dc * c[t + 1] * f * (1.0 - f),  # BUG: c[t] (= c_{t-1}) is meant
+                dc * i * (1.0 - g**2),
+                dh * tc * o * (1.0 - o),
+            ]
+        )
         out["W_ih"] += np.outer(dz, x[t])
         out["W_hh"] += np.outer(dz, h[t])
         db += dz

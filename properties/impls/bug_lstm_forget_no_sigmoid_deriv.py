@@ -36,26 +36,26 @@ def grads(params, xs, ys, h0, c0):
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     b = params["b_ih"] + params["b_hh"]
     V, b_y = params["V"], params["b_y"]
-    N, T, D = xs.shape
+    N, T, _D = xs.shape
     H = W_hh.shape[1]
     K = V.shape[0]
 
     h = np.zeros((T + 1, N, H))
     c = np.zeros((T + 1, N, H))
     h[0], c[0] = h0, c0
-    I, F, G, O, TC = (np.zeros((T, N, H)) for _ in range(5))
+    Ig, Fg, Gg, Og, TC = (np.zeros((T, N, H)) for _ in range(5))
     probs = np.zeros((T, N, K))
     rows = np.arange(N)
     loss = 0.0
     for t in range(T):
         p = xs[:, t] @ W_ih.T + h[t] @ W_hh.T + b  # (N, 4H)
-        I[t] = _sigmoid(p[:, :H])
-        F[t] = _sigmoid(p[:, H:2 * H])
-        G[t] = np.tanh(p[:, 2 * H:3 * H])
-        O[t] = _sigmoid(p[:, 3 * H:])
-        c[t + 1] = F[t] * c[t] + I[t] * G[t]
+        Ig[t] = _sigmoid(p[:, :H])
+        Fg[t] = _sigmoid(p[:, H : 2 * H])
+        Gg[t] = np.tanh(p[:, 2 * H : 3 * H])
+        Og[t] = _sigmoid(p[:, 3 * H :])
+        c[t + 1] = Fg[t] * c[t] + Ig[t] * Gg[t]
         TC[t] = np.tanh(c[t + 1])
-        h[t + 1] = O[t] * TC[t]
+        h[t + 1] = Og[t] * TC[t]
         q = h[t + 1] @ V.T + b_y
         q = q - q.max(axis=1, keepdims=True)
         logp = q - np.log(np.exp(q).sum(axis=1, keepdims=True))
@@ -73,17 +73,26 @@ def grads(params, xs, ys, h0, c0):
         dV += dq.T @ h[t + 1]
         db_y += dq.sum(axis=0)
         dh = dq @ V + dh_next
-        dc = dc_next + dh * O[t] * (1.0 - TC[t] ** 2)
-        dpi = dc * G[t] * I[t] * (1.0 - I[t])
-        dpf = dc * c[t]  # BUG: * F[t] * (1.0 - F[t]) is missing
-        dpg = dc * I[t] * (1.0 - G[t] ** 2)
-        dpo = dh * TC[t] * O[t] * (1.0 - O[t])
+        dc = dc_next + dh * Og[t] * (1.0 - TC[t] ** 2)
+        dpi = dc * Gg[t] * Ig[t] * (1.0 - Ig[t])
+        dpf = dc * c[t]  # BUG: * Fg[t] * (1.0 - Fg[t]) is missing
+        dpg = dc * Ig[t] * (1.0 - Gg[t] ** 2)
+        dpo = dh * TC[t] * Og[t] * (1.0 - Og[t])
         dp = np.hstack([dpi, dpf, dpg, dpo])
         dW_ih += dp.T @ xs[:, t]
         dW_hh += dp.T @ h[t]
         db += dp.sum(axis=0)
         dh_next = dp @ W_hh
-        dc_next = dc * F[t]
+        dc_next = dc * Fg[t]
 
-    return {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db, "b_hh": db.copy(), "V": dV, "b_y": db_y,
-            "h0": dh_next, "c0": dc_next, "loss": float(loss)}
+    return {
+        "W_ih": dW_ih,
+        "W_hh": dW_hh,
+        "b_ih": db,
+        "b_hh": db.copy(),
+        "V": dV,
+        "b_y": db_y,
+        "h0": dh_next,
+        "c0": dc_next,
+        "loss": float(loss),
+    }

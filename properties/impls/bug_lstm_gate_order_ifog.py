@@ -22,8 +22,10 @@ BUG = "lstm_gate_order_ifog"
 LOSS = "sum"
 CELL = "lstm"
 CLASS = "gate_order"
-EQUATION = ("o_t = sigma(p[2H:3H]), g_t = tanh(p[3H:4H]): the blocks read as i, f, o, g on parameters laid out "
-            "i, f, g, o, in the forward and backward pass alike (the exact gradient of another model)")
+EQUATION = (
+    "o_t = sigma(p[2H:3H]), g_t = tanh(p[3H:4H]): the blocks read as i, f, o, g on parameters laid out "
+    "i, f, g, o, in the forward and backward pass alike (the exact gradient of another model)"
+)
 
 
 def sigmoid(z):
@@ -64,7 +66,7 @@ def grads(params, xs, ys, h0, c0):
         act = acts[t]
         tc = np.tanh(cs[t + 1])
         dh = V.T @ dy + dh_next
-        dc = dc_next + dh * act[o_] * (1 - tc ** 2)
+        dc = dc_next + dh * act[o_] * (1 - tc**2)
         da = np.empty(4 * H)
         da[i_] = dc * act[g_] * act[i_] * (1 - act[i_])
         da[f_] = dc * cs[t] * act[f_] * (1 - act[f_])
@@ -75,5 +77,14 @@ def grads(params, xs, ys, h0, c0):
         db += da
         dh_next = Wh.T @ da
         dc_next = dc * act[f_]
-    return {"W_ih": dWx, "W_hh": dWh, "b_ih": db, "b_hh": db.copy(), "V": dV, "b_y": dby,
-            "h0": dh_next, "c0": dc_next, "loss": float(loss)}
+    return {
+        "W_ih": dWx,
+        "W_hh": dWh,
+        "b_ih": db,
+        "b_hh": db.copy(),
+        "V": dV,
+        "b_y": dby,
+        "h0": dh_next,
+        "c0": dc_next,
+        "loss": float(loss),
+    }

@@ -38,8 +38,8 @@ def grads(params, xs, ys, h0, c0):
     for t in range(T):
         h_prev, c_prev = states[-1]
         pre = W_ih @ xs[t] + b_ih + W_hh @ h_prev + b_hh
-        i, f, o = (sigmoid(pre[k * H:(k + 1) * H]) for k in (0, 1, 3))
-        g = np.tanh(pre[2 * H:3 * H])
+        i, f, o = (sigmoid(pre[k * H : (k + 1) * H]) for k in (0, 1, 3))
+        g = np.tanh(pre[2 * H : 3 * H])
         c = f * c_prev + i * g
         h = o * np.tanh(c)
         q = V @ h + b_y
@@ -62,9 +62,10 @@ def grads(params, xs, ys, h0, c0):
         grads_["b_y"] += dq
         dh = V.T @ dq + dh_carry
         tc = np.tanh(c)
-        dc = dc_carry + dh * o * (1 - tc ** 2)
-        dpre = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g ** 2),
-                               dh * tc * o * (1 - o)])
+        dc = dc_carry + dh * o * (1 - tc**2)
+        dpre = np.concatenate(
+            [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g**2), dh * tc * o * (1 - o)]
+        )
         grads_["W_ih"] += np.outer(dpre, xs[t])
         grads_["W_hh"] += np.outer(dpre, h_prev)
         grads_["b_ih"] += dpre

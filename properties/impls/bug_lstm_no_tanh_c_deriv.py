@@ -53,7 +53,7 @@ def lstm_cell_forward(xt, a_prev, c_prev, parameters):
 
 def lstm_forward(x, a0, parameters):
     caches = []
-    n_x, m, T_x = x.shape
+    _n_x, m, T_x = x.shape
     n_a = a0.shape[0]
     a = np.zeros((n_a, m, T_x))
     a_next = a0
@@ -67,22 +67,25 @@ def lstm_forward(x, a0, parameters):
 
 def lstm_cell_backward(da_next, dc_next, cache):
     (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters) = cache
-    n_a, m = a_next.shape
+    n_a, _m = a_next.shape
     dc = dc_next + ot * da_next  # BUG: * (1 - np.tanh(c_next) ** 2) is missing
     dot = da_next * np.tanh(c_next) * ot * (1 - ot)
-    dcct = dc * it * (1 - cct ** 2)
+    dcct = dc * it * (1 - cct**2)
     dit = dc * cct * it * (1 - it)
     dft = dc * c_prev * ft * (1 - ft)
     concat = np.concatenate((a_prev, xt), axis=0)
     gradients = {
-        "dWf": np.dot(dft, concat.T), "dWi": np.dot(dit, concat.T),
-        "dWc": np.dot(dcct, concat.T), "dWo": np.dot(dot, concat.T),
-        "dbf": np.sum(dft, axis=1, keepdims=True), "dbi": np.sum(dit, axis=1, keepdims=True),
-        "dbc": np.sum(dcct, axis=1, keepdims=True), "dbo": np.sum(dot, axis=1, keepdims=True),
+        "dWf": np.dot(dft, concat.T),
+        "dWi": np.dot(dit, concat.T),
+        "dWc": np.dot(dcct, concat.T),
+        "dWo": np.dot(dot, concat.T),
+        "dbf": np.sum(dft, axis=1, keepdims=True),
+        "dbi": np.sum(dit, axis=1, keepdims=True),
+        "dbc": np.sum(dcct, axis=1, keepdims=True),
+        "dbo": np.sum(dot, axis=1, keepdims=True),
     }
     W = {k: parameters[k] for k in ("Wf", "Wi", "Wc", "Wo")}
-    dconcat = (np.dot(W["Wf"].T, dft) + np.dot(W["Wi"].T, dit)
-               + np.dot(W["Wc"].T, dcct) + np.dot(W["Wo"].T, dot))
+    dconcat = np.dot(W["Wf"].T, dft) + np.dot(W["Wi"].T, dit) + np.dot(W["Wc"].T, dcct) + np.dot(W["Wo"].T, dot)
     gradients["da_prev"] = dconcat[:n_a]
     gradients["dxt"] = dconcat[n_a:]
     gradients["dc_prev"] = dc * ft
@@ -125,5 +128,12 @@ def grads(params, xs, h0, c0, dhs):  # c0 ignored: this layer starts from c = 0
         dW_hh[rows] = g["dW" + gate][:, :H]
         dW_ih[rows] = g["dW" + gate][:, H:]
         db[rows] = g["db" + gate][:, 0]
-    return {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db, "b_hh": db.copy(),
-            "xs": np.transpose(g["dx"], (1, 2, 0)), "h0": g["da0"].T, "hs": np.transpose(a, (1, 2, 0))}
+    return {
+        "W_ih": dW_ih,
+        "W_hh": dW_hh,
+        "b_ih": db,
+        "b_hh": db.copy(),
+        "xs": np.transpose(g["dx"], (1, 2, 0)),
+        "h0": g["da0"].T,
+        "hs": np.transpose(a, (1, 2, 0)),
+    }

@@ -25,7 +25,7 @@ EQUATION = "dp_t = (1 - h_t^2) * dh_t: tanh's derivative in place of relu'(p_t) 
 
 def grads(params, xs, ys, h0):
     U, W, V, b_h, b_y = (params[k] for k in ("U", "W", "V", "b_h", "b_y"))
-    N, T, D = xs.shape
+    N, T, _D = xs.shape
     H = W.shape[0]
     hs = np.zeros((N, T + 1, H))
     hs[:, 0] = h0

@@ -19,7 +19,7 @@ BATCH_LOSS = "sum"
 
 def grads(params, xs, h0, dhs):
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
-    N, T, D = xs.shape
+    N, T, _D = xs.shape
     H = W_hh.shape[1]
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))
 
@@ -30,9 +30,9 @@ def grads(params, xs, h0, dhs):
     for t in range(T):
         S = hs[:, t] @ W_hh.T + b_hh
         Rs[:, t] = sig(A[:, t, :H] + S[:, :H])
-        Zs[:, t] = sig(A[:, t, H:2 * H] + S[:, H:2 * H])
-        Sns[:, t] = S[:, 2 * H:]
-        Ns[:, t] = np.tanh(A[:, t, 2 * H:] + Rs[:, t] * Sns[:, t])
+        Zs[:, t] = sig(A[:, t, H : 2 * H] + S[:, H : 2 * H])
+        Sns[:, t] = S[:, 2 * H :]
+        Ns[:, t] = np.tanh(A[:, t, 2 * H :] + Rs[:, t] * Sns[:, t])
         hs[:, t + 1] = (1 - Zs[:, t]) * Ns[:, t] + Zs[:, t] * hs[:, t]
 
     dA = np.zeros((N, T, 3 * H))
@@ -41,7 +41,7 @@ def grads(params, xs, h0, dhs):
     for t in range(T - 1, -1, -1):
         dh = dhs[:, t] + carry
         r, z, n = Rs[:, t], Zs[:, t], Ns[:, t]
-        dpn = dh * (1 - z) * (1 - n ** 2)
+        dpn = dh * (1 - z) * (1 - n**2)
         dpz = dh * (hs[:, t] - n) * z * (1 - z)
         dpr = dpn * Sns[:, t] * r * (1 - r)
         dA[:, t] = np.concatenate([dpr, dpz, dpn], axis=1)

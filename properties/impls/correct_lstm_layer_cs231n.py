@@ -34,9 +34,9 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     H = prev_h.shape[1]
     a = x.dot(Wx) + prev_h.dot(Wh) + b
     i = sigmoid(a[:, :H])
-    f = sigmoid(a[:, H:2 * H])
-    o = sigmoid(a[:, 2 * H:3 * H])
-    g = np.tanh(a[:, 3 * H:])
+    f = sigmoid(a[:, H : 2 * H])
+    o = sigmoid(a[:, 2 * H : 3 * H])
+    g = np.tanh(a[:, 3 * H :])
     next_c = f * prev_c + i * g
     tanh_c = np.tanh(next_c)
     next_h = o * tanh_c
@@ -46,13 +46,13 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
 
 def lstm_step_backward(dnext_h, dnext_c, cache):
     x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c = cache
-    dnext_c = dnext_c + dnext_h * o * (1 - tanh_c ** 2)
+    dnext_c = dnext_c + dnext_h * o * (1 - tanh_c**2)
     do = dnext_h * tanh_c
     di = dnext_c * g
     df = dnext_c * prev_c
     dg = dnext_c * i
     dprev_c = dnext_c * f
-    da = np.hstack([di * i * (1 - i), df * f * (1 - f), do * o * (1 - o), dg * (1 - g ** 2)])
+    da = np.hstack([di * i * (1 - i), df * f * (1 - f), do * o * (1 - o), dg * (1 - g**2)])
     dx = da.dot(Wx.T)
     dprev_h = da.dot(Wh.T)
     dWx = x.T.dot(da)
@@ -62,7 +62,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
 
 
 def lstm_forward(x, h0, Wx, Wh, b):
-    N, T, D = x.shape
+    N, T, _D = x.shape
     H = h0.shape[1]
     h = np.zeros((N, T, H))
     prev_h, prev_c = h0, np.zeros_like(h0)
@@ -81,8 +81,7 @@ def lstm_backward(dh, cache):
     dWx, dWh, db = np.zeros((D, 4 * H)), np.zeros((H, 4 * H)), np.zeros(4 * H)
     dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
     for t in reversed(range(T)):
-        dx[:, t, :], dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(
-            dh[:, t, :] + dprev_h, dprev_c, cache[t])
+        dx[:, t, :], dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(dh[:, t, :] + dprev_h, dprev_c, cache[t])
         dWx += dWx_t
         dWh += dWh_t
         db += db_t
@@ -92,7 +91,7 @@ def lstm_backward(dh, cache):
 def _swap_go(a):
     """P: rows (or entries) i, f, g, o <-> i, f, o, g (its own inverse)."""
     H = a.shape[0] // 4
-    return np.concatenate([a[:2 * H], a[3 * H:], a[2 * H:3 * H]])
+    return np.concatenate([a[: 2 * H], a[3 * H :], a[2 * H : 3 * H]])
 
 
 def grads(params, xs, h0, c0, dhs):  # c0 is ignored: CS231n starts from c = 0
@@ -102,5 +101,12 @@ def grads(params, xs, h0, c0, dhs):  # c0 is ignored: CS231n starts from c = 0
     h, cache = lstm_forward(xs, h0, Wx, Wh, b)
     dx, dh0, dWx, dWh, db = lstm_backward(dhs, cache)
     db_pt = _swap_go(db)
-    return {"W_ih": _swap_go(dWx.T), "W_hh": _swap_go(dWh.T), "b_ih": db_pt, "b_hh": db_pt.copy(),
-            "xs": dx, "h0": dh0, "hs": h}
+    return {
+        "W_ih": _swap_go(dWx.T),
+        "W_hh": _swap_go(dWh.T),
+        "b_ih": db_pt,
+        "b_hh": db_pt.copy(),
+        "xs": dx,
+        "h0": dh0,
+        "hs": h,
+    }

@@ -19,7 +19,7 @@ def grads(params, xs, ys, h0):
     W_ih, W_hh, b_ih, b_hh = params["W_ih"], params["W_hh"], params["b_ih"], params["b_hh"]
     V, b_y = params["V"], params["b_y"]
     H = W_hh.shape[1]
-    W_hr, W_hz, W_hn = W_hh[:H], W_hh[H:2 * H], W_hh[2 * H:]
+    W_hr, W_hz, W_hn = W_hh[:H], W_hh[H : 2 * H], W_hh[2 * H :]
     b = b_ih + b_hh
     T = xs.shape[0]
 
@@ -30,9 +30,9 @@ def grads(params, xs, ys, h0):
     for t in range(T):
         ax = W_ih @ xs[t] + b
         R[t] = 1 / (1 + np.exp(-(ax[:H] + W_hr @ hs[t])))
-        Z[t] = 1 / (1 + np.exp(-(ax[H:2 * H] + W_hz @ hs[t])))
+        Z[t] = 1 / (1 + np.exp(-(ax[H : 2 * H] + W_hz @ hs[t])))
         RH[t] = R[t] * hs[t]
-        N[t] = np.tanh(ax[2 * H:] + W_hn @ RH[t])
+        N[t] = np.tanh(ax[2 * H :] + W_hn @ RH[t])
         hs[t + 1] = (1 - Z[t]) * N[t] + Z[t] * hs[t]
         q = V @ hs[t + 1] + b_y
         e = np.exp(q - np.max(q))
@@ -57,9 +57,17 @@ def grads(params, xs, ys, h0):
         dW_ih += np.outer(dp, xs[t])
         db += dp
         dW_hh[:H] += np.outer(dpr, hs[t])
-        dW_hh[H:2 * H] += np.outer(dpz, hs[t])
-        dW_hh[2 * H:] += np.outer(dpn, RH[t])
+        dW_hh[H : 2 * H] += np.outer(dpz, hs[t])
+        dW_hh[2 * H :] += np.outer(dpn, RH[t])
         dh_next = Z[t] * dh + W_hr.T @ dpr + W_hz.T @ dpz + R[t] * drh
 
-    return {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db, "b_hh": db.copy(), "V": dV, "b_y": db_y,
-            "h0": dh_next, "loss": float(loss)}
+    return {
+        "W_ih": dW_ih,
+        "W_hh": dW_hh,
+        "b_ih": db,
+        "b_hh": db.copy(),
+        "V": dV,
+        "b_y": db_y,
+        "h0": dh_next,
+        "loss": float(loss),
+    }

@@ -24,14 +24,14 @@ def _step(x, h_prev, W_ih, W_hh, b_ih, b_hh):
     a = W_ih @ x + b_ih
     s = W_hh @ h_prev + b_hh
     r = _sigmoid(a[:H] + s[:H])
-    z = _sigmoid(a[H:2 * H] + s[H:2 * H])
-    n = np.tanh(a[2 * H:] + r * s[2 * H:])
+    z = _sigmoid(a[H : 2 * H] + s[H : 2 * H])
+    n = np.tanh(a[2 * H :] + r * s[2 * H :])
     h = (1.0 - z) * n + z * h_prev
-    return h, (x, h_prev, r, z, n, s[2 * H:])
+    return h, (x, h_prev, r, z, n, s[2 * H :])
 
 
 def _step_back(dh, cache, W_hh):
-    x, h_prev, r, z, n, s_n = cache
+    _x, h_prev, r, z, n, s_n = cache
     dn = dh * (1.0 - z)
     dz = dh * (h_prev - n)
     dpn = dn * (1.0 - n * n)

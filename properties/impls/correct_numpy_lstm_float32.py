@@ -34,9 +34,9 @@ def grads(params, xs, ys, h0, c0):
     loss = f32(0.0)
     for t in range(T):
         p = W_ih @ xs[t] + b_ih + W_hh @ hs[t] + b_hh
-        gates[t, :2 * H] = sigmoid(p[:2 * H])
-        gates[t, 2 * H:3 * H] = np.tanh(p[2 * H:3 * H])
-        gates[t, 3 * H:] = sigmoid(p[3 * H:])
+        gates[t, : 2 * H] = sigmoid(p[: 2 * H])
+        gates[t, 2 * H : 3 * H] = np.tanh(p[2 * H : 3 * H])
+        gates[t, 3 * H :] = sigmoid(p[3 * H :])
         i, f, g, o = np.split(gates[t], 4)
         cs[t + 1] = f * cs[t] + i * g
         tcs[t] = np.tanh(cs[t + 1])
@@ -58,14 +58,23 @@ def grads(params, xs, ys, h0, c0):
         i, f, g, o = np.split(gates[t], 4)
         dh = V.T @ dy[t] + dh_next
         dc = dc_next + dh * o * (ONE - tcs[t] * tcs[t])
-        dP[t] = np.concatenate([dc * g * i * (ONE - i), dc * cs[t] * f * (ONE - f),
-                                dc * i * (ONE - g * g), dh * tcs[t] * o * (ONE - o)])
+        dP[t] = np.concatenate(
+            [dc * g * i * (ONE - i), dc * cs[t] * f * (ONE - f), dc * i * (ONE - g * g), dh * tcs[t] * o * (ONE - o)]
+        )
         dh_next = W_hh.T @ dP[t]
         dc_next = dc * f
     db = dP.sum(axis=0)
     assert dP.dtype == np.float32 and dh_next.dtype == np.float32
-    out = {"W_ih": dP.T @ xs, "W_hh": dP.T @ hs[:-1], "b_ih": db, "b_hh": db, "V": dV, "b_y": db_y,
-           "h0": dh_next, "c0": dc_next}
+    out = {
+        "W_ih": dP.T @ xs,
+        "W_hh": dP.T @ hs[:-1],
+        "b_ih": db,
+        "b_hh": db,
+        "V": dV,
+        "b_y": db_y,
+        "h0": dh_next,
+        "c0": dc_next,
+    }
     out = {k: v.astype(np.float64) for k, v in out.items()}
     out["loss"] = float(loss)
     return out

@@ -33,9 +33,9 @@ def grads(params, xs, ys, h0, c0):
     for t in range(T):
         p = W_ih @ xs[t] + W_hh @ h[t - 1] + b
         i[t] = sigmoid(p[0:H])
-        f[t] = sigmoid(p[H:2 * H])
-        g[t] = np.tanh(p[2 * H:3 * H])
-        o[t] = sigmoid(p[3 * H:4 * H])
+        f[t] = sigmoid(p[H : 2 * H])
+        g[t] = np.tanh(p[2 * H : 3 * H])
+        o[t] = sigmoid(p[3 * H : 4 * H])
         c[t] = f[t] * c[t - 1] + i[t] * g[t]
         tc[t] = np.tanh(c[t])
         h[t] = o[t] * tc[t]
@@ -65,5 +65,14 @@ def grads(params, xs, ys, h0, c0):
         dh_next = W_hh.T @ dp
         dc_next = f[t] * dc
 
-    return {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db, "b_hh": db.copy(), "V": dV, "b_y": db_y,
-            "h0": dh_next, "c0": dc_next, "loss": float(loss)}
+    return {
+        "W_ih": dW_ih,
+        "W_hh": dW_hh,
+        "b_ih": db,
+        "b_hh": db.copy(),
+        "V": dV,
+        "b_y": db_y,
+        "h0": dh_next,
+        "c0": dc_next,
+        "loss": float(loss),
+    }

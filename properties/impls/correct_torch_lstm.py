@@ -37,7 +37,7 @@ def grads(params, xs, ys, h0, c0):
     y = torch.as_tensor(np.asarray(ys), dtype=torch.long)
     h_init = torch.as_tensor(np.asarray(h0), dtype=dt).reshape(1, 1, H).clone().requires_grad_(True)
     c_init = torch.as_tensor(np.asarray(c0), dtype=dt).reshape(1, 1, H).clone().requires_grad_(True)
-    out, (h_T, c_T) = lstm(x, (h_init, c_init))
+    out, (_h_T, _c_T) = lstm(x, (h_init, c_init))
     loss = F.cross_entropy(head(out[0]), y, reduction="sum")
     loss.backward()
 

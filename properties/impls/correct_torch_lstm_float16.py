@@ -25,7 +25,12 @@ def grads(params, xs, ys, h0, c0):
     lstm = nn.LSTM(D, H).to(dt)
     lin = nn.Linear(H, K).to(dt)
     with torch.no_grad():
-        for ours, theirs in (("W_ih", "weight_ih_l0"), ("W_hh", "weight_hh_l0"), ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")):
+        for ours, theirs in (
+            ("W_ih", "weight_ih_l0"),
+            ("W_hh", "weight_hh_l0"),
+            ("b_ih", "bias_ih_l0"),
+            ("b_hh", "bias_hh_l0"),
+        ):
             getattr(lstm, theirs).copy_(torch.tensor(params[ours], dtype=dt))
         lin.weight.copy_(torch.tensor(params["V"], dtype=dt))
         lin.bias.copy_(torch.tensor(params["b_y"], dtype=dt))

@@ -20,14 +20,16 @@ def grads(params, xs, ys, h0, c0):
     from torch import nn
 
     dt = torch.float32
-    N, T, D = xs.shape
+    N, _T, D = xs.shape
     H = params["W_hh"].shape[1]
     K = params["V"].shape[0]
     lstm = nn.LSTM(D, H, batch_first=True).to(dt)
     lin = nn.Linear(H, K).to(dt)
     sd = {
-        "weight_ih_l0": params["W_ih"], "weight_hh_l0": params["W_hh"],
-        "bias_ih_l0": params["b_ih"], "bias_hh_l0": params["b_hh"],
+        "weight_ih_l0": params["W_ih"],
+        "weight_hh_l0": params["W_hh"],
+        "bias_ih_l0": params["b_ih"],
+        "bias_hh_l0": params["b_hh"],
     }
     lstm.load_state_dict({k: torch.tensor(v, dtype=dt) for k, v in sd.items()})
     lin.load_state_dict({"weight": torch.tensor(params["V"], dtype=dt), "bias": torch.tensor(params["b_y"], dtype=dt)})
