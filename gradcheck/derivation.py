@@ -677,6 +677,9 @@ def _term_mutations(where: str, terms: tuple[Term, ...], forward: bool) -> Itera
     M = lambda kind, path, change=None: Mutation(kind, where, path, change, forward)
     if _complements(terms):  # x and 1 - x in one equation (a GRU's z): the two swapped
         yield M(MutationKind.SWAP, ("swap",), _complements(terms))
+    for name, group in _stacked_groups(terms).items():  # one matmul of the stacked layout, dropped
+        if len(group) < len(terms):
+            yield M(MutationKind.DROP_TERM, ("stacked", name))
     for i, term in enumerate(terms):
         if len(terms) > 1:
             yield M(MutationKind.DROP_TERM, (i,))
@@ -737,6 +740,18 @@ def mutations(d: Derivation = SEED) -> list[Mutation]:
     return out
 
 
+def _stacked_groups(terms: tuple[Term, ...]) -> dict[str, list[int]]:
+    """The terms that one matmul makes in the stacked layout, by parameter: W_hh^T ds_t, with ds_t
+    every gate's gradient stacked, is the equations' W_hr^T dp^r_t + W_hz^T dp^z_t + ...; code
+    written that way drops or keeps them together."""
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(terms):
+        f = t.factors[0]
+        if isinstance(f, Par) and f.block is not None:
+            groups.setdefault(f.name, []).append(i)
+    return {k: v for k, v in groups.items() if len(v) > 1}
+
+
 def _complements(terms: tuple[Term, ...]) -> str | None:
     """A symbol that stands as x_t in one term and as (1 - x_t) in another, if any."""
     plain = {f.sym for t in terms for f in t.factors if isinstance(f, Ref)}
@@ -762,6 +777,9 @@ def _mutate_terms(terms: tuple[Term, ...], m: Mutation) -> tuple[Term, ...]:
     if m.kind is MutationKind.SWAP:
         return _swapped(terms, m.change)
     i = m.path[0]
+    if m.kind is MutationKind.DROP_TERM and i == "stacked":
+        group = _stacked_groups(terms)[m.path[1]]
+        return tuple(t for k, t in enumerate(terms) if k not in group)
     if m.kind is MutationKind.DROP_TERM:
         return terms[:i] + terms[i + 1 :]
     term = terms[i]
@@ -1066,6 +1084,9 @@ def _what(m: Mutation, d: Derivation) -> str:
         return f"{m.change}_t and (1 - {m.change}_t) are swapped"
     if m.path == ("outer",):
         return "the outer product is the wrong way round (the gradient is returned transposed)"
+    if m.kind is MutationKind.DROP_TERM and m.path[0] == "stacked":
+        group = " + ".join(term_text(terms[k], t, None, d) for k in _stacked_groups(terms)[m.path[1]])
+        return f"the terms {group} are missing: the one matmul {m.path[1]}^T (every gate's gradient stacked)"
     term = terms[m.path[0]]
     if m.kind is MutationKind.DROP_TERM:
         return f"the term {term_text(term, t, None, d)} is missing"

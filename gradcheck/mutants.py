@@ -42,6 +42,9 @@ MUTANT_SLACK = 8.0
 PAIR_POOL = 16
 # Kind order for the reading shown first among equivalent mutants: the plainest statement.
 PLAIN = (
+    MutationKind.VARIANT,
+    MutationKind.LAYOUT,
+    MutationKind.SWAP,
     MutationKind.BOUND,
     MutationKind.INITIAL,
     MutationKind.LOOP,

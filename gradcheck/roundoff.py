@@ -362,13 +362,27 @@ def roundoff_spread(problem: Problem, pr: Precision, fw: Forward | None = None, 
     return Spread(loss, random, states, magnitude, bias, sums)
 
 
+# The last few cells' spreads: the problem generator asks for a problem's conditioning, then for
+# its spread, and another cell's conditioning costs the whole spread.
+_CELL_KEPT: dict[tuple, tuple] = {}
+CELL_KEPT = 16
+
+
 def _cell(problem: Problem, pr: Precision) -> Spread:
     """Another cell's spread, from its derivation (roundoff_cells.py): the same parts, judged alike."""
     from .roundoff_cells import cell_spread
 
+    key = (id(problem), pr.name)
+    kept = _CELL_KEPT.get(key)
+    if kept is not None and kept[0] is problem:  # (ids of freed objects recur)
+        return kept[1]
     c = cell_spread(problem, pr)
     sums = {k: c.sums.get(k, np.zeros_like(v)) for k, v in c.bias.items()}
-    return Spread(c.loss, c.grads, c.states, c.magnitude, c.bias, sums)
+    spread = Spread(c.loss, c.grads, c.states, c.magnitude, c.bias, sums)
+    if len(_CELL_KEPT) >= CELL_KEPT:
+        _CELL_KEPT.pop(next(iter(_CELL_KEPT)))
+    _CELL_KEPT[key] = (problem, spread)
+    return spread
 
 
 def _magnitude(problem: Problem, fw: Forward, a_dq, a_dp) -> float:

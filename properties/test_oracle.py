@@ -30,9 +30,10 @@ def load(name: str):
 
 
 def options_for(module) -> dict:
-    """The options a file's constants call for (LOSS, CONTRACT, BATCH_LOSS, DTYPE, REQUIRES, SKIP_REGIMES)."""
+    """The options a file's constants call for (CELL, LOSS, CONTRACT, BATCH_LOSS, DTYPE, REQUIRES, SKIP_REGIMES)."""
     contract = getattr(module, "CONTRACT", "sequence")
     opts = {"dtype": getattr(module, "DTYPE", "float64"), "batch": "batch" in contract, "layer": "layer" in contract}
+    opts["cell"] = getattr(module, "CELL", "tanh")
     if not opts["layer"]:
         opts["loss"] = getattr(module, "LOSS", "sum")
     if opts["batch"] and not opts["layer"]:
