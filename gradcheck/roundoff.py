@@ -14,7 +14,7 @@ inside dot products), with xi uniform in [-1, 1] and independent:
     p_t   += xi (eps (|U x_t| + |W h_{t-1}| + |b_h|) + sum_eps (sqrt(D+2) |U||x_t| + sqrt(H+2) |W||h_{t-1}|))
     h_t    = tanh(p_t) (1 + xi ULPS eps) + xi 2 eps sign(p_t) + xi tiny    (the library's tanh, a formula's)
     q_t   += xi (eps (|V h_t| + |b_y|) + sum_eps sqrt(H+2) |V||h_t|)
-    log yhat_t += xi eps (|q_t - max q_t| + |log yhat_t| + 2 ULPS + sqrt(K+2)) + xi sum_eps (K+2)
+    log yhat_t += xi eps (|q_t - max q_t| + |max q_t| + |log yhat_t| + 2 ULPS + sqrt(K+2)) + xi sum_eps (K+2)
     dq_t  += xi eps (ULPS+2) w_t (sigma_t yhat_t + y_t)                      (the terms that cancel in dq)
     dh_t  += xi (eps (|V^T dq_t| + |W^T dp_{t+1}| + |dhs_t|)
                  + sum_eps (sqrt(K+2) |V^T||dq_t| + sqrt(H+2) |W^T||dp_{t+1}|))
@@ -73,6 +73,7 @@ class Terms(NamedTuple):
     q_rounding: float = 1.0  # eps (|V h_t| + |b_y|)
     q_dot: float = 1.0  # sum_eps sqrt(H+2) |V||h_t|
     softmax: float = 1.0  # the log-softmax's error
+    logit_offset: float = 1.0  # eps |max q_t|: log sum exp rounded at max q, and q - lse
     dq: float = 1.0  # dq's cancellation
     dh_rounding: float = 1.0  # eps (|V^T dq_t| + |W^T dp_{t+1}| + |dhs_t|)
     dh_dot: float = 1.0  # sum_eps (sqrt(K+2) |V^T||dq_t| + sqrt(H+2) |W^T||dp_{t+1}|)
@@ -203,9 +204,13 @@ def _noisy_forward(problem: Problem, fw: Forward, pr: Precision, xi: _Noise, c: 
     q = hs[:, 1:] @ V.T + b_y + local_q * xi((T, K), repeats=xi.same(fw.hs[1:]))
     # log yhat_k = s_k - log sum_j exp(s_j), s = q - max q: eps |s_k| and eps |log yhat_k| from the
     # two subtractions, the ulps of exp and log, and the sum of K exponentials (in sum_eps inside a
-    # reduction, or a random walk in eps where it accumulates in the storage precision).
-    s = np.abs(fw.q - fw.q.max(axis=1, keepdims=True))
+    # reduction, or a random walk in eps where it accumulates in the storage precision). Code that
+    # forms lse = max q + log sum exp(s) first and returns q - lse (or exp(q - lse)) rounds at
+    # |max q| twice: eps |max q|, which only large logits make count.
+    top = fw.q.max(axis=1, keepdims=True)
+    s = np.abs(fw.q - top)
     local_ly = c.softmax * (eps * (s + np.abs(fw.log_yhat) + 2 * ulps + np.sqrt(K + 2)) + acc * (K + 2))
+    local_ly = local_ly + c.logit_offset * eps * np.abs(top)
     log_yhat = log_softmax(q) + local_ly * xi((T, K), repeats=xi.same(fw.q))
     E = step_losses(log_yhat, problem.Y)
     if problem.dhs is not None:
