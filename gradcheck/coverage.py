@@ -22,11 +22,14 @@ def summarize(found: SearchResult, first: list[Repeat], failing: list[Repeat], o
         j.value: sum(o.judgement is j for o in seen) for j in (Judgement.ILL_CONDITIONED, Judgement.OUT_OF_RANGE)
     }
     worst: dict[str, float] = {}
+    normwise: dict[str, float] = {}
     for o in seen:
         for c in o.checks:
             worst[c.name] = max(worst.get(c.name, 0.0), c.ratio)
+            if c.entries > 1:
+                normwise[c.name] = max(normwise.get(c.name, 0.0), c.norm_ratio)
     counts = _counts(seen, opts) if seen else {}
-    return Coverage(counts, not_judged, worst, _repeats(first, failing))
+    return Coverage(counts, not_judged, worst, _repeats(first, failing), normwise)
 
 
 def _repeats(first: list[Repeat], failing: list[Repeat]) -> str:

@@ -314,6 +314,9 @@ class Coverage:
     not_judged: dict[str, int] = field(default_factory=dict)  # reason -> count
     worst: dict[str, float] = field(default_factory=dict)  # per array: the worst error/tol seen
     repeats: str = ""  # what the repeated calls showed, in words
+    # per array of two entries or more: the worst ||error||_2 / the round-off expected of it
+    # (LAPACK's test ratio; compare.NORM_LIMIT fails)
+    normwise: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .compare import NORM_LIMIT
 from .contract import Case
 from .outcome import Explained, Finding, Kind, Outcome, Report, Role
 
@@ -69,6 +70,9 @@ def report_text(r: Report, debug: bool = False) -> str:
         worst = ", ".join(f"{k} {v:.2g}" for k, v in r.coverage.worst.items())
         if worst:
             lines.append(f"  worst error in units of the tolerance (<= 1 agrees): {worst}")
+        norms = ", ".join(f"{k} {v:.2g}" for k, v in r.coverage.normwise.items())
+        if norms:
+            lines.append(f"  worst ||error|| / expected, normwise (<= {NORM_LIMIT:g} agrees): {norms}")
         return "\n".join(lines)
     lines.append(f"  FAILURE: {failure_line(r)}")
     many = len(r.failures) > 1
@@ -227,6 +231,7 @@ def report_json(r: Report) -> dict[str, Any]:
         "skipped_regimes": [str(x) for x in r.options.skip_regimes],
         "repeated_calls": r.coverage.repeats,
         "worst": r.coverage.worst,
+        "normwise": r.coverage.normwise,
         "diagnosis": [x.words() for x in first.causes] if first else [],
         "notes": [x.words() for x in first.notes] if first else [],
         "failures": [_failure_json(e) for e in r.failures],
