@@ -735,9 +735,21 @@ def mutations(d: Derivation = SEED) -> list[Mutation]:
             source = next(e for b in d.backward for e in b.eqs if e.lhs == g.source)
             out += list(_term_mutations(name, source.terms, False))
             out.append(Mutation(MutationKind.SIGN, name, (), "negate"))
+            total = _total_of(d, g.source)
+            if total is not None:  # the loop's last state gradient returned, one step short
+                out.append(Mutation(MutationKind.SHIFT, name, ("total",), total))
         else:
             out += list(_term_mutations(name, g.eq.terms, False))
     return out
+
+
+def _total_of(d: Derivation, sym: str) -> str | None:
+    """The backward equation that adds the carry `sym` into a state's whole gradient (dh_t = ... + c_t)."""
+    for b in d.backward:
+        for e in b.eqs:
+            if any(t.factors == (Ref(sym),) for t in e.terms):
+                return e.lhs
+    return None
 
 
 def _stacked_groups(terms: tuple[Term, ...]) -> dict[str, list[int]]:
@@ -868,6 +880,8 @@ def _mutate_gradient(d: Derivation, g, m: Mutation):
     if isinstance(g, At):
         if m.change == "negate":
             return replace(g, negate=not g.negate)
+        if m.path == ("total",):
+            return replace(g, source=m.change, t=g.t + 1)
         source = next(e for b in d.backward for e in b.eqs if e.lhs == g.source)
         return replace(g, own=_mutate_terms(g.own or source.terms, m))
     if isinstance(g, Rows):
@@ -1080,6 +1094,10 @@ def _what(m: Mutation, d: Derivation) -> str:
         return f"the sum {where}, so {term_text(g.left, at, g.right, d)} is missing"
     if m.change == "negate":
         return "the whole right-hand side has the wrong sign"
+    if m.path == ("total",):
+        sym = _sub(m.change, str(g.t + 1))
+        carry = terms_text(terms, g.t, frozenset(), d)
+        return f"the whole gradient {sym} at step {g.t + 1} is returned (the backward loop's last one), where {carry} belongs"
     if m.kind is MutationKind.SWAP:
         return f"{m.change}_t and (1 - {m.change}_t) are swapped"
     if m.path == ("outer",):

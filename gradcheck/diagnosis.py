@@ -42,8 +42,9 @@ def diagnose(failure: Failure, ev: Evidence, opts: Options) -> Diagnosis:
         return Diagnosis()
     if ev.repeat is not None and ev.repeat.ratio > 1:
         return Diagnosis(tuple(catalogue.calls_differ(o, ev.repeat)))
-    if o.failing <= NOT_GRADIENTS:
-        return Diagnosis((_not_gradients(o),))
+    if o.failing <= NOT_GRADIENTS:  # a forward-pass mistake that the problem's gradients cannot show
+        forward = [f for f in _mutant_findings(failure, ev, opts) if any(m.forward for m in f.mutations)]
+        return Diagnosis(tuple(forward) or (_not_gradients(o),))
     causes = _causes(failure, ev, opts)
     notes = localisation.patterns(o) if not causes else []
     if not causes or all(_localised(f) for f in causes):

@@ -239,8 +239,14 @@ def finding(group: list[Candidate], role: Role, case: Case) -> Finding:
     """The finding of one group of equivalent mutants: the plainest reading, the others beside it."""
     first, layer, d = group[0], case.contract.layer, derivation_of(case.problems[0].cell)
     equation, text = _words(first, layer, d)
+    # The same forward mistake read both ways (the backward pass on its states, or its model's own
+    # gradient) is one mistake whose gradients the problems cannot tell apart: said once.
+    both = first.forward and any(c.mutations == first.mutations and c.consistent != first.consistent for c in group)
+    if both:
+        equation, text = _words(first, layer, d, both=True)
+    rest = [c for c in group[1:] if not (both and c.mutations == first.mutations)][:3]
     alternatives = tuple(
-        dict.fromkeys(": ".join(_words(c, layer, d)) for c in group[1:4] if _words(c, layer, d) != (equation, text))
+        dict.fromkeys(": ".join(_words(c, layer, d)) for c in rest if _words(c, layer, d) != (equation, text))
     )
     return Finding(
         Mistake.DERIVATION,
@@ -254,12 +260,13 @@ def finding(group: list[Candidate], role: Role, case: Case) -> Finding:
     )
 
 
-def _words(c: Candidate, layer: bool, d: Derivation) -> tuple[str, str]:
+def _words(c: Candidate, layer: bool, d: Derivation, both: bool = False) -> tuple[str, str]:
     parts = [describe(m, d, layer) for m in c.mutations]
     equation = "; ".join(p[0] for p in parts)
     text = " and ".join(p[1] for p in parts)
     if c.forward:
         how = "its own (mistaken) model's true gradient" if c.consistent else "the backward pass run on these states"
+        how = "the backward pass run on these states, or its own model's true gradient alike" if both else how
         text += f" (in the forward pass; the gradients are {how})"
     if c.clip is not None:
         text += f"; and then the entries of {', '.join(c.clip[1])} are clipped to [-{c.clip[0]:.6g}, {c.clip[0]:.6g}]"
