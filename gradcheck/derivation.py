@@ -205,10 +205,17 @@ FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "one_plus_sq": (lambda h: 1.0 + h * h, "(1 + {}^2)"),
     "drelu": (lambda p: (np.real(p) > 0).astype(float), "[{} > 0]"),
     "drelu_at_zero_one": (lambda p: (np.real(p) >= 0).astype(float), "[{} >= 0]"),
+    "dtanh_of_relu": (lambda p: 1.0 - np.where(np.real(p) > 0, p, 0.0) ** 2, "(1 - relu({})^2)"),
 }
 # What a function is mistaken for: another nonlinearity in the forward pass; for tanh's derivative
-# 1 - h^2, the square forgotten, the sigmoid's derivative h (1 - h), or the sign inside flipped.
-CONFUSED_FUNCTIONS = {"tanh": ("sigmoid", "relu", "identity"), "dtanh": ("one_minus", "dsigmoid", "one_plus_sq")}
+# 1 - h^2, the square forgotten, the sigmoid's derivative h (1 - h), or the sign inside flipped;
+# for relu's, tanh's 1 - h^2 kept from the tanh cell.
+CONFUSED_FUNCTIONS = {
+    "tanh": ("sigmoid", "relu", "identity"),
+    "dtanh": ("one_minus", "dsigmoid", "one_plus_sq"),
+    "relu": ("tanh", "identity"),
+    "drelu": ("dtanh_of_relu",),
+}
 # What a symbol is mistaken for: the gradient before tanh' for the one after (and back), the
 # pre-activation for the state.
 CONFUSED_SYMBOLS = {"dp": "dh", "dh": "dp", "h": "p", "p": "h"}
@@ -1097,7 +1104,8 @@ def _what(m: Mutation, d: Derivation) -> str:
     if m.path == ("total",):
         sym = _sub(m.change, str(g.t + 1))
         carry = terms_text(terms, g.t, frozenset(), d)
-        return f"the whole gradient {sym} at step {g.t + 1} is returned (the backward loop's last one), where {carry} belongs"
+        last = f"the whole gradient {sym} at step {g.t + 1} is returned (the backward loop's last one)"
+        return f"{last}, where {carry} belongs"
     if m.kind is MutationKind.SWAP:
         return f"{m.change}_t and (1 - {m.change}_t) are swapped"
     if m.path == ("outer",):

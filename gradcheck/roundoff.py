@@ -33,7 +33,10 @@ over them (`Spread.grads`), a standard deviation that the tolerance multiplies
 (compare.ROUNDOFF_SAFETY). Two more runs make the errors of tanh (both parts) and of 1 - h_t^2
 all of one sign at every step, as a library whose tanh rounds differently from another's does:
 through a run of saturated units such a bias compounds step by step, which independent errors
-would only do as a random walk. Their largest deviation is a bound, not a typical size, and the
+would only do as a random walk. In them q's rounding keeps one sign per output unit too (the signs
+alternating between units), as a library's matmul does on a recurrence that has all but settled
+(torch's Linear erred 5 ulps one way at 41 steps, and the dq errors added up in b_y). Their
+largest deviation is a bound, not a typical size, and the
 tolerance adds it once (`Spread.bias`).
 
 The final sums over t (dW = sum_t dp_t h_{t-1}^T, ..., and E = sum_t w_t E_t) are often loops
@@ -82,6 +85,7 @@ class Terms(NamedTuple):
     underflow: float = 1.0  # tiny, in h_t, dq_t and dp_t
     flush: float = 1.0  # the subnormal terms and partial sums of the final sums, lost to flush-to-zero
     coherent: float = 1.0  # the two runs that err one way (0: they draw at random too)
+    q_coherent: float = 1.0  # in them, each output unit's q errs one way at every step (0: drawn)
     repeats: float = 1.0  # an error held over steps whose operands repeat (0: drawn afresh every step)
     sums: float = 1.0  # the final sums' worst case
 
@@ -112,11 +116,11 @@ class Spread(NamedTuple):
 
 
 class _Noise:
-    """Random errors xi in [-1, 1], (runs, T, n); `coherent` sets runs 0 and 1 to +-coherent
-    everywhere. `repeats`, (T, n) or (T, 1), marks the steps whose operation gets the same operands
-    as the step before (rounded to the precision): arithmetic errs the same way on the same
-    numbers, so there the error of the step before is kept, and a recurrence that has settled
-    makes the same rounding at every step."""
+    """Random errors xi in [-1, 1], (runs, T, n); `coherent` (a number, or one per unit) sets runs
+    0 and 1 to +-coherent at every step. `repeats`, (T, n) or (T, 1), marks the steps whose
+    operation gets the same operands as the step before (rounded to the precision): arithmetic
+    errs the same way on the same numbers, so there the error of the step before is kept, and a
+    recurrence that has settled makes the same rounding at every step."""
 
     def __init__(self, runs: int, pr: Precision, coherent: bool = True, repeats: bool = True) -> None:
         self.rng, self.runs, self.pr = np.random.default_rng(SEED), runs, pr
@@ -201,7 +205,13 @@ def _noisy_forward(problem: Problem, fw: Forward, pr: Precision, xi: _Noise, c: 
     local_q = c.q_rounding * eps * (np.abs(vh) + np.abs(b_y)) + c.q_dot * acc * _count(H) * (
         np.abs(fw.hs[1:]) @ np.abs(V).T
     )
-    q = hs[:, 1:] @ V.T + b_y + local_q * xi((T, K), repeats=xi.same(fw.hs[1:]))
+    # A library's matmul errs one way per output unit at every step of a recurrence that has all but
+    # settled (torch's Linear: 5 ulps of q = 17.7, the same sign at 41 steps): in the coherent runs
+    # each unit keeps one sign throughout, the signs differing between units as they do in yhat's
+    # normalisation, where errors of one sign everywhere would cancel.
+    unit_signs = np.where(np.arange(K) % 2 == 0, 1.0, -1.0)
+    q_signs = unit_signs if c.q_coherent > 0 else None
+    q = hs[:, 1:] @ V.T + b_y + local_q * xi((T, K), coherent=q_signs, repeats=xi.same(fw.hs[1:]))
     # log yhat_k = s_k - log sum_j exp(s_j), s = q - max q: eps |s_k| and eps |log yhat_k| from the
     # two subtractions, the ulps of exp and log, and the sum of K exponentials (in sum_eps inside a
     # reduction, or a random walk in eps where it accumulates in the storage precision). Code that

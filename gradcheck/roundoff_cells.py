@@ -119,7 +119,7 @@ def cell_spread(problem: Problem, pr: Precision) -> CellSpread:
 
 def _root_mean_square(d: np.ndarray) -> np.ndarray:
     scale = np.max(np.abs(d), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):  # (a run that overflowed: an infinite spread, not judged)
         return np.where(scale > 0, scale * np.sqrt(np.mean((d / np.where(scale > 0, scale, 1.0)) ** 2, axis=0)), 0.0)
 
 

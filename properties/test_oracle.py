@@ -56,7 +56,8 @@ BUGGY = sorted(p.stem for p in IMPLS.glob("bug_*.py"))
 # The slowest of them (16 to 70 s each with `--durations=50`, 2 workers, docs/testing.md): `-m "not slow"` leaves
 # them out of the fast loop; the torch ones are CPU torch, slow to call on many small problems.
 SLOW = {"correct_torch", "correct_torch_float16", "correct_torch_float32", "correct_torch_bfloat16",
-        "bug_clip_big_only", "bug_clip5", "bug_h0_only"}  # fmt: skip
+        "bug_clip_big_only", "bug_clip5", "bug_h0_only",
+        *(p.stem for p in IMPLS.glob("*.py") if getattr(load(p.stem), "CELL", "tanh") != "tanh")}  # fmt: skip
 
 
 def marked(names: list[str]) -> list:
@@ -171,6 +172,22 @@ EXPECTED = {
     ),
     "bug_clip_each_norm": found(M.CLIPPED_EACH, threshold=5.0),
     "bug_clip_value_1": found(M.CLIPPED_VALUE, c=1.0),
+    # the other cells
+    "bug_relu_linear_backward": mutant(MK.DROP_FACTOR, "dp"),
+    "bug_relu_tanh_derivative": mutant(MK.CONFUSED, "dp"),
+    "bug_gru_carry_no_Whh": mutant(MK.DROP_TERM, "ch"),
+    "bug_gru_cho_declared_torch": mutant(MK.VARIANT, "cell"),
+    "bug_gru_torch_declared_cho": mutant(MK.VARIANT, "cell"),
+    "bug_gru_no_tanh_n_deriv": mutant(MK.DROP_FACTOR, "dpn"),
+    "bug_gru_z_swapped": mutant(MK.SWAP, "h"),
+    "bug_lstm_cell_carry_dropped": mutant(MK.DROP_TERM, "dc"),
+    "bug_lstm_dh0_is_dh1": mutant(MK.SHIFT, "dh0"),
+    "bug_lstm_dpf_uses_c_t": mutant(MK.SHIFT, "dpf"),
+    "bug_lstm_forget_no_sigmoid_deriv": mutant(MK.DROP_FACTOR, "dpf"),
+    "bug_lstm_gate_order_ifog": mutant(MK.LAYOUT, "gates"),
+    "bug_lstm_loop_skips_first": mutant(MK.LOOP, "loop"),
+    "bug_lstm_mean_grads_sum_loss": found(M.LOSS, name="sum", gradients="model"),
+    "bug_lstm_no_tanh_c_deriv": mutant(MK.DROP_FACTOR, "dc"),
 }
 
 
