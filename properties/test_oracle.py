@@ -186,7 +186,7 @@ EXPECTED = {
     "bug_lstm_forget_no_sigmoid_deriv": mutant(MK.DROP_FACTOR, "dpf"),
     "bug_lstm_gate_order_ifog": mutant(MK.LAYOUT, "gates"),
     "bug_lstm_loop_skips_first": mutant(MK.LOOP, "loop"),
-    "bug_lstm_mean_grads_sum_loss": found(M.LOSS, name="sum", gradients="model"),
+    "bug_lstm_mean_grads_sum_loss": found(M.OTHER_LOSS, loss="mean"),
     "bug_lstm_no_tanh_c_deriv": mutant(MK.DROP_FACTOR, "dc"),
 }
 
