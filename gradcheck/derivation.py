@@ -468,6 +468,8 @@ class _Run:
             raise Invalid(f"{sym} computed with size {size}, expected {self.seq[sym].shape[-1]}")
 
     def read(self, f: Ref, ts: np.ndarray) -> np.ndarray:
+        if len(ts) == 1:  # one step of a loop: most reads, by far
+            return self._read_row(f, int(ts[0]))
         T, idx = self.T, ts + f.offset
         if f.edge == "wrap":
             idx = np.where((idx < 1) | (idx > T), (idx - 1) % T + 1, idx)
@@ -476,6 +478,17 @@ class _Run:
         inside = (idx >= (1 if f.edge == "zero" else 0)) & (idx <= (T if f.edge == "zero" else T + 1))
         a = self.seq[f.sym][..., np.clip(idx, 0, T + 1), :]
         return np.where(inside[:, None], a, 0.0)
+
+    def _read_row(self, f: Ref, t: int) -> np.ndarray:
+        T, i = self.T, t + f.offset
+        if f.edge == "wrap" and (i < 1 or i > T):
+            i = (i - 1) % T + 1
+        if f.sym not in self.seq or i in self.pending.get(f.sym, ()):
+            raise Invalid(f"{f.sym} is read before it is computed")
+        a = self.seq[f.sym]
+        if (1 if f.edge == "zero" else 0) <= i <= (T if f.edge == "zero" else T + 1):
+            return a[..., i : i + 1, :].copy()
+        return np.zeros_like(a[..., :1, :])
 
     def term(self, term: Term, ts: np.ndarray) -> np.ndarray:
         v = None
