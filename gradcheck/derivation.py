@@ -215,10 +215,11 @@ CONFUSED_FUNCTIONS = {
     "dtanh": ("one_minus", "dsigmoid", "one_plus_sq"),
     "relu": ("tanh", "identity"),
     "drelu": ("dtanh_of_relu",),
+    "dsigmoid": ("identity", "one_minus", "dtanh"),
 }
 # What a symbol is mistaken for: the gradient before tanh' for the one after (and back), the
-# pre-activation for the state.
-CONFUSED_SYMBOLS = {"dp": "dh", "dh": "dp", "h": "p", "p": "h"}
+# pre-activation for the state, the LSTM's c_t for tanh(c_t).
+CONFUSED_SYMBOLS = {"dp": "dh", "dh": "dp", "h": "p", "p": "h", "k": "c"}
 # Symbols code keeps in arrays indexed from 0, where x_{t-1} at t = 1 reads xs[-1] = x_T.
 WRAPPED = ("x", "y")
 GRADIENT_SYMBOL = {"h0": "h_0", "c0": "c_0", "xs": "x_t"}
@@ -579,9 +580,24 @@ def forward_values(d: Derivation, problem: Problem, dtype=np.float64, noise=None
     run = _Run(d, problem, dtype, noise)
     for sym, field in d.initial:
         run.seq[sym][..., 0, :] = np.asarray(getattr(problem, field), dtype=dtype)
+    for e in _of_initial(d):  # k_0 = tanh(c_0): code that reads k_{t-1} at t = 1 gets it
+        run.seq[e.lhs][..., 0, :] = run.eq(e, np.array([0]))[..., 0, :]
     for b in d.forward:
         run.block(b)
     return run, _output(run)
+
+
+def _of_initial(d: Derivation) -> list[Eq]:
+    """The forward equations that are functions of initial states alone, at the same step."""
+    start = {sym for sym, _ in d.initial}
+    out = []
+    for b in d.forward:
+        for e in b.eqs:
+            factors = [f for t in e.terms for f in t.factors]
+            refs = [f.arg if isinstance(f, Fn) else f for f in factors]
+            if refs and all(isinstance(r, Ref) and r.sym in start and r.offset == 0 for r in refs):
+                out.append(e)
+    return out
 
 
 # Forward passes kept for the mutants that change only the backward pass (most of them): a
@@ -697,6 +713,10 @@ def _term_mutations(where: str, terms: tuple[Term, ...], forward: bool) -> Itera
     M = lambda kind, path, change=None: Mutation(kind, where, path, change, forward)
     if _complements(terms):  # x and 1 - x in one equation (a GRU's z): the two swapped
         yield M(MutationKind.SWAP, ("swap",), _complements(terms))
+    if not forward:  # never computed: the array stays 0 (a carry never updated)
+        yield M(MutationKind.DROP_TERM, ("all",))
+    for j in _common_factors(terms):  # a factor written once in code, (a - b) f, dropped
+        yield M(MutationKind.DROP_FACTOR, ("common", j))
     for name, group in _stacked_groups(terms).items():  # one matmul of the stacked layout, dropped
         if len(group) < len(terms):
             yield M(MutationKind.DROP_TERM, ("stacked", name))
@@ -772,6 +792,13 @@ def _total_of(d: Derivation, sym: str) -> str | None:
     return None
 
 
+def _common_factors(terms: tuple[Term, ...]) -> list[int]:
+    """The factors of the first term that every other term has too (none for one term)."""
+    if len(terms) < 2:
+        return []
+    return [j for j, f in enumerate(terms[0].factors) if all(f in t.factors for t in terms[1:])]
+
+
 def _stacked_groups(terms: tuple[Term, ...]) -> dict[str, list[int]]:
     """The terms that one matmul makes in the stacked layout, by parameter: W_hh^T ds_t, with ds_t
     every gate's gradient stacked, is the equations' W_hr^T dp^r_t + W_hz^T dp^z_t + ...; code
@@ -809,6 +836,11 @@ def _mutate_terms(terms: tuple[Term, ...], m: Mutation) -> tuple[Term, ...]:
     if m.kind is MutationKind.SWAP:
         return _swapped(terms, m.change)
     i = m.path[0]
+    if m.kind is MutationKind.DROP_TERM and i == "all":
+        return (replace(terms[0], sign=0),)
+    if m.kind is MutationKind.DROP_FACTOR and i == "common":
+        f = terms[0].factors[m.path[1]]
+        return tuple(replace(t, factors=tuple(x for x in t.factors if x != f)) for t in terms)
     if m.kind is MutationKind.DROP_TERM and i == "stacked":
         group = _stacked_groups(terms)[m.path[1]]
         return tuple(t for k, t in enumerate(terms) if k not in group)
@@ -997,7 +1029,7 @@ def terms_text(
 ) -> str:
     out = ""
     for term in terms:
-        if any(isinstance(f, Ref) and f.sym in hidden for f in term.factors):
+        if term.sign == 0 or any(isinstance(f, Ref) and f.sym in hidden for f in term.factors):
             continue
         body = term_text(term, t, None, d)
         first = not out
@@ -1123,6 +1155,10 @@ def _what(m: Mutation, d: Derivation) -> str:
         return f"{m.change}_t and (1 - {m.change}_t) are swapped"
     if m.path == ("outer",):
         return "the outer product is the wrong way round (the gradient is returned transposed)"
+    if m.kind is MutationKind.DROP_TERM and m.path[0] == "all":
+        return f"{terms_text(terms, t, frozenset(), d)} is never computed (it stays 0)"
+    if m.kind is MutationKind.DROP_FACTOR and m.path[0] == "common":
+        return f"the factor {factor_text(terms[0].factors[m.path[1]], t, d)} is missing from every term"
     if m.kind is MutationKind.DROP_TERM and m.path[0] == "stacked":
         group = " + ".join(term_text(terms[k], t, None, d) for k in _stacked_groups(terms)[m.path[1]])
         return f"the terms {group} are missing: the one matmul {m.path[1]}^T (every gate's gradient stacked)"
