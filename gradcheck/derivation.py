@@ -206,6 +206,7 @@ FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "drelu": (lambda p: (np.real(p) > 0).astype(float), "[{} > 0]"),
     "drelu_at_zero_one": (lambda p: (np.real(p) >= 0).astype(float), "[{} >= 0]"),
     "dtanh_of_relu": (lambda p: 1.0 - np.where(np.real(p) > 0, p, 0.0) ** 2, "(1 - relu({})^2)"),
+    "sign": (lambda p: np.sign(np.real(p)).astype(float), "sign({})"),
 }
 # What a function is mistaken for: another nonlinearity in the forward pass; for tanh's derivative
 # 1 - h^2, the square forgotten, the sigmoid's derivative h (1 - h), or the sign inside flipped;
@@ -217,6 +218,7 @@ CONFUSED_FUNCTIONS = {
     "drelu": ("dtanh_of_relu",),
     "dsigmoid": ("identity", "one_minus", "dtanh"),
 }
+CONFUSED_FUNCTIONS["drelu"] += ("sign",)
 # What a symbol is mistaken for: the gradient before tanh' for the one after (and back), the
 # pre-activation for the state, the LSTM's c_t for tanh(c_t).
 CONFUSED_SYMBOLS = {"dp": "dh", "dh": "dp", "h": "p", "p": "h", "k": "c"}
@@ -780,7 +782,24 @@ def mutations(d: Derivation = SEED) -> list[Mutation]:
                 out.append(Mutation(MutationKind.SHIFT, name, ("total",), total))
         else:
             out += list(_term_mutations(name, g.eq.terms, False))
+    out += _stacked_gradient_mutations(d, out)
     return out
+
+
+STACKED = "[*]"  # a mutation made alike in every gate's block of a stacked parameter's gradient
+
+
+def _stacked_gradient_mutations(d: Derivation, singles: list[Mutation]) -> list[Mutation]:
+    """Code that sums one stacked gradient (dW_hh = sum_t ds_t h_{t-1}^T, every gate at once) makes
+    a bound, index or transpose mistake in every gate's block alike: block 0's mutations, made in all."""
+    blocks = {g.lhs.split("[")[0] for g in d.gradients if isinstance(g, Outer) and "[" in g.lhs}
+    kinds = (MutationKind.BOUND, MutationKind.SHIFT, MutationKind.TRANSPOSE, MutationKind.INITIAL)
+    return [
+        replace(m, where=f"d{name}{STACKED}")
+        for name in sorted(blocks)
+        for m in singles
+        if m.where == f"d{name}[0]" and m.kind in kinds
+    ]
 
 
 def _total_of(d: Derivation, sym: str) -> str | None:
@@ -923,6 +942,9 @@ def _apply_one(d: Derivation, m: Mutation) -> Derivation:
                 new = (*blocks[:bi], b2, *blocks[bi + 1 :])
                 return replace(d, forward=new) if m.forward else replace(d, backward=new)
     grads = list(d.gradients)
+    if m.where.endswith(STACKED):
+        prefix = m.where[1 : -len(STACKED)] + "["
+        return replace(d, gradients=tuple(_mutate_gradient(d, g, m) if g.lhs.startswith(prefix) else g for g in grads))
     gi = next(i for i, g in enumerate(grads) if "d" + g.lhs == m.where)
     grads[gi] = _mutate_gradient(d, grads[gi], m)
     return replace(d, gradients=tuple(grads))
@@ -1100,6 +1122,10 @@ def describe(m: Mutation, d: Derivation = SEED, layer: bool = False) -> tuple[st
         )
     if m.kind is MutationKind.LOOP:
         return _loop_words(m)
+    if m.where.endswith(STACKED):
+        name = m.where[1 : -len(STACKED)]
+        equation, what = describe(replace(m, where=f"d{name}[0]"), d, layer)
+        return f"{equation}, and alike for every gate", f"in every gate's block of d{name} (one stacked sum): {what}"
     mutated = apply(d, (m,))
     if m.where in dict(d.inline):  # our own symbols: shown in the equations that read them
         return " and ".join(equation_text(mutated, w, layer) for w in dict(d.inline)[m.where]), _what(m, d)
