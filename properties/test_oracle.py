@@ -512,3 +512,33 @@ def test_pytest_plugin_fixture_reports_failures(pytester, monkeypatch):
     result = pytester.runpytest_subprocess(*args, *([] if installed else ["-p", "gradcheck.pytest_plugin"]))
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*DISAGREES*", "*dp_t = dh_t*"])
+
+
+# Mistakes of the shapes code takes and the equations do not (a stacked sum, a carry never updated,
+# a factor written once for two terms, the loop's last gradient returned, another function), planted
+# as mutants of each cell's derivation and judged as code: each is named by its own site.
+CELL_MUTANTS = [
+    ("gru", MK.SHIFT, "dW_hh[*]", lambda m: m.change == 0),
+    ("lstm", MK.DROP_TERM, "cc", lambda m: m.path == ("all",)),
+    ("gru", MK.DROP_FACTOR, "dpz", lambda m: m.path == ("common", 0)),
+    ("lstm", MK.SHIFT, "dh0", lambda m: m.path == ("total",)),
+    ("relu", MK.CONFUSED, "dp", lambda m: m.change == "sign"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell, kind, where, which", CELL_MUTANTS, ids=[f"{c[0]}-{c[2]}" for c in CELL_MUTANTS])
+def test_mutants_of_each_cell_planted_as_code_are_named(cell, kind, where, which):
+    from gradcheck.derivation import DERIVATIONS, apply, evaluate, mutations
+    from gradcheck.problem import make_problem
+
+    m = next(m for m in mutations(DERIVATIONS[cell]) if m.kind is kind and m.where == where and which(m))
+    wrong = apply(DERIVATIONS[cell], (m,))
+
+    def grads(params, xs, ys, h0, c0=None):
+        arrays = evaluate(wrong, make_problem(params, xs, ys, h0, cell=cell, c0=c0)).arrays
+        return {k: v for k, v in arrays.items() if k not in ("hs", "cs", "xs", "loss")}
+
+    report = gradcheck.verify(grads, cell=cell)
+    assert not report.ok
+    assert any(f.role is not Role.NOTE and f.has(kind, where) for f in report.findings), report.format()
