@@ -751,6 +751,8 @@ def mutations(d: Derivation = SEED) -> list[Mutation]:
     """Every single-site mutation of the derivation (some are invalid or change nothing on a given
     problem; diagnosis keeps those that change the failing arrays)."""
     out: list[Mutation] = [Mutation(MutationKind.INITIAL, sym, ("initial",), None, True) for sym, _ in d.initial]
+    if _at_preactivations(d) != d:  # every derivative evaluated at the pre-activation
+        out.append(Mutation(MutationKind.CONFUSED, "derivatives", ("everywhere",), "pre-activations"))
     out += [Mutation(MutationKind.VARIANT, "cell", ("cell",), other, True) for other in VARIANTS.get(d.cell, ())]
     if d.gates:  # every other order of the gates, read and written consistently
         out += [Mutation(MutationKind.LAYOUT, "gates", ("gates",), p, True) for p in permutations(range(len(d.gates)))][
@@ -920,7 +922,28 @@ def _loop(d: Derivation, m: Mutation) -> Derivation:
     return replace(d, backward=(*d.backward[:bi], b, *d.backward[bi + 1 :]), gradients=tuple(grads))
 
 
+# An activation's pre-activation: code that evaluates a derivative there, f'(p) written as the
+# activation's formula, (1 - p^2) for (1 - h^2), does so at every derivative alike.
+PRE_ACTIVATION = {"h": "p", "k": "c", **{g: f"p{g}" for g in "ifgozrn"}}
+DERIVATIVES = ("dtanh", "dsigmoid")
+
+
+def _at_preactivations(d: Derivation) -> Derivation:
+    def fix(f: Factor) -> Factor:
+        if isinstance(f, Fn) and f.name in DERIVATIVES and f.arg.sym in PRE_ACTIVATION:
+            return replace(f, arg=replace(f.arg, sym=PRE_ACTIVATION[f.arg.sym]))
+        return f
+
+    def eq(e: Eq) -> Eq:
+        return replace(e, terms=tuple(replace(t, factors=tuple(map(fix, t.factors))) for t in e.terms))
+
+    backward = tuple(replace(b, eqs=tuple(map(eq, b.eqs))) for b in d.backward)
+    return replace(d, backward=backward)
+
+
 def _apply_one(d: Derivation, m: Mutation) -> Derivation:
+    if m.path == ("everywhere",):
+        return _at_preactivations(d)
     if m.path == ("initial",):  # the initial state ignored: its row stays 0
         return replace(d, initial=tuple(i for i in d.initial if i[0] != m.where))
     if m.kind is MutationKind.VARIANT:  # the sibling cell's equations, forward and backward
@@ -1122,6 +1145,12 @@ def describe(m: Mutation, d: Derivation = SEED, layer: bool = False) -> tuple[st
         )
     if m.kind is MutationKind.LOOP:
         return _loop_words(m)
+    if m.path == ("everywhere",):
+        return (
+            "every f'(a) written as f'(p), at the pre-activation",
+            "each activation's derivative is evaluated at its pre-activation, not at the activation: "
+            "(1 - p^2) for (1 - h^2), p (1 - p) for s (1 - s)",
+        )
     if m.where.endswith(STACKED):
         name = m.where[1 : -len(STACKED)]
         equation, what = describe(replace(m, where=f"d{name}[0]"), d, layer)

@@ -523,6 +523,7 @@ CELL_MUTANTS = [
     ("gru", MK.DROP_FACTOR, "dpz", lambda m: m.path == ("common", 0)),
     ("lstm", MK.SHIFT, "dh0", lambda m: m.path == ("total",)),
     ("relu", MK.CONFUSED, "dp", lambda m: m.change == "sign"),
+    ("lstm", MK.CONFUSED, "derivatives", lambda m: m.path == ("everywhere",)),
 ]
 
 
